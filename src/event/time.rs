@@ -1,0 +1,320 @@
+//! Event timestamps: ISO-8601 parsing that keeps the sender's UTC offset.
+
+use std::cmp::Ordering;
+use std::fmt;
+
+use chrono::{DateTime, FixedOffset, NaiveDate, NaiveDateTime, TimeZone, Utc};
+
+/// An instant in milliseconds since the Unix epoch, plus the UTC offset it was written with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct EventTime {
+    /// Milliseconds since 1970-01-01T00:00:00Z.
+    pub utc_ms: i64,
+    /// The offset east of UTC, in minutes, that the sender wrote (`+05:30` is 330).
+    pub offset_min: i16,
+}
+
+impl Ord for EventTime {
+    fn cmp(&self, other: &Self) -> Ordering {
+        self.utc_ms.cmp(&other.utc_ms)
+    }
+}
+
+impl PartialOrd for EventTime {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl EventTime {
+    /// A UTC instant.
+    pub fn from_utc_ms(utc_ms: i64) -> Self {
+        EventTime {
+            utc_ms,
+            offset_min: 0,
+        }
+    }
+
+    /// Parses an ISO-8601 / RFC 3339 timestamp; `None` when it is not one.
+    ///
+    /// The common export shape (`2023-01-05T21:42:11.218Z`, or with `+05:30`) takes a fast path;
+    /// anything else goes through chrono, so a date alone or a space separator also parse.
+    pub fn parse(text: &str) -> Option<EventTime> {
+        parse_fast(text.as_bytes()).or_else(|| parse_slow(text.trim()))
+    }
+
+    /// The time as chrono sees it, in the sender's offset.
+    pub fn to_datetime(self) -> Option<DateTime<FixedOffset>> {
+        let offset = FixedOffset::east_opt(i32::from(self.offset_min) * 60)?;
+        offset.timestamp_millis_opt(self.utc_ms).single()
+    }
+
+    /// RFC 3339 with milliseconds, in the sender's offset (`Z` for UTC).
+    pub fn to_rfc3339(self) -> String {
+        match self.to_datetime() {
+            Some(dt) if self.offset_min == 0 => dt
+                .with_timezone(&Utc)
+                .format("%Y-%m-%dT%H:%M:%S%.3fZ")
+                .to_string(),
+            Some(dt) => dt.format("%Y-%m-%dT%H:%M:%S%.3f%:z").to_string(),
+            None => format!("@{}ms", self.utc_ms),
+        }
+    }
+
+    /// A short human form for tables: `2023-01-05 21:42:11` in the sender's offset, plus the
+    /// offset where it is not UTC.
+    pub fn to_short(self) -> String {
+        match self.to_datetime() {
+            Some(dt) if self.offset_min == 0 => dt.format("%Y-%m-%d %H:%M:%S").to_string(),
+            Some(dt) => dt.format("%Y-%m-%d %H:%M:%S%:z").to_string(),
+            None => format!("@{}ms", self.utc_ms),
+        }
+    }
+}
+
+impl fmt::Display for EventTime {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.to_rfc3339())
+    }
+}
+
+/// The time fields of an event, before the processor's rules pick its `timestamp`.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct TimeFields {
+    /// `timestamp`, if present and parseable.
+    pub timestamp: Option<EventTime>,
+    /// `receivedAt`.
+    pub received_at: Option<EventTime>,
+    /// `sentAt`.
+    pub sent_at: Option<EventTime>,
+    /// `originalTimestamp`.
+    pub original_timestamp: Option<EventTime>,
+}
+
+impl TimeFields {
+    /// The event time as rudder-server's processor computes it (spec §2.3):
+    /// `timestamp` as-is, else `receivedAt - (sentAt - originalTimestamp)`, where a missing
+    /// `sentAt` or `originalTimestamp` stands in as `receivedAt`.
+    ///
+    /// With no `receivedAt` either, the best client time available is used. `None` only
+    /// when the event carries no usable time at all.
+    pub fn event_time(&self) -> Option<EventTime> {
+        if let Some(ts) = self.timestamp {
+            return Some(ts);
+        }
+        match self.received_at {
+            Some(recv) => {
+                let sent = self.sent_at.unwrap_or(recv);
+                let orig = self.original_timestamp.unwrap_or(recv);
+                let skew = sent.utc_ms.saturating_sub(orig.utc_ms);
+                Some(EventTime {
+                    utc_ms: recv.utc_ms.saturating_sub(skew),
+                    offset_min: orig.offset_min,
+                })
+            }
+            None => self.original_timestamp.or(self.sent_at),
+        }
+    }
+}
+
+/// `YYYY-MM-DDTHH:MM:SS[.fff…](Z|±HH:MM)`, the shape nearly every export uses.
+fn parse_fast(b: &[u8]) -> Option<EventTime> {
+    if b.len() < 20 || b[4] != b'-' || b[7] != b'-' || b[10] != b'T' || b[13] != b':' {
+        return None;
+    }
+    if b[16] != b':' {
+        return None;
+    }
+    let year = digits(&b[0..4])? as i32;
+    let month = digits(&b[5..7])?;
+    let day = digits(&b[8..10])?;
+    let hour = digits(&b[11..13])?;
+    let minute = digits(&b[14..16])?;
+    let second = digits(&b[17..19])?;
+    let mut i = 19;
+    let mut millis = 0u32;
+    if b.get(i) == Some(&b'.') {
+        i += 1;
+        let start = i;
+        while i < b.len() && b[i].is_ascii_digit() {
+            if i - start < 3 {
+                millis = millis * 10 + u32::from(b[i] - b'0');
+            }
+            i += 1;
+        }
+        let n = i - start;
+        if n == 0 {
+            return None;
+        }
+        for _ in n..3 {
+            millis *= 10;
+        }
+    }
+    let offset_min: i32 = match &b[i..] {
+        [b'Z'] | [b'z'] => 0,
+        [sign @ (b'+' | b'-'), h1, h2, b':', m1, m2] => {
+            let h = digits(&[*h1, *h2])? as i32;
+            let m = digits(&[*m1, *m2])? as i32;
+            if h > 23 || m > 59 {
+                return None;
+            }
+            let v = h * 60 + m;
+            if *sign == b'-' { -v } else { v }
+        }
+        _ => return None,
+    };
+    if hour > 23 || minute > 59 || second > 60 {
+        return None;
+    }
+    let date = NaiveDate::from_ymd_opt(year, month, day)?;
+    let secs_of_day = i64::from(hour * 3600 + minute * 60 + second.min(59));
+    let days = date.signed_duration_since(NaiveDate::from_ymd_opt(1970, 1, 1)?);
+    let local_ms = (days.num_days() * 86_400 + secs_of_day) * 1000 + i64::from(millis);
+    Some(EventTime {
+        utc_ms: local_ms - i64::from(offset_min) * 60_000,
+        offset_min: offset_min as i16,
+    })
+}
+
+fn digits(b: &[u8]) -> Option<u32> {
+    let mut v = 0u32;
+    for &c in b {
+        if !c.is_ascii_digit() {
+            return None;
+        }
+        v = v * 10 + u32::from(c - b'0');
+    }
+    Some(v)
+}
+
+/// Other ISO-8601 shapes: offsets without a colon, a space instead of `T`, no zone (taken as
+/// UTC), a bare date.
+fn parse_slow(text: &str) -> Option<EventTime> {
+    if let Ok(dt) = DateTime::parse_from_rfc3339(text) {
+        return Some(from_fixed(dt));
+    }
+    for fmt in ["%Y-%m-%dT%H:%M:%S%.f%z", "%Y-%m-%d %H:%M:%S%.f%z"] {
+        if let Ok(dt) = DateTime::parse_from_str(text, fmt) {
+            return Some(from_fixed(dt));
+        }
+    }
+    for fmt in ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%dT%H:%M"] {
+        if let Ok(naive) = NaiveDateTime::parse_from_str(text, fmt) {
+            return Some(EventTime::from_utc_ms(naive.and_utc().timestamp_millis()));
+        }
+    }
+    let date = NaiveDate::parse_from_str(text, "%Y-%m-%d").ok()?;
+    let naive = date.and_hms_opt(0, 0, 0)?;
+    Some(EventTime::from_utc_ms(naive.and_utc().timestamp_millis()))
+}
+
+fn from_fixed(dt: DateTime<FixedOffset>) -> EventTime {
+    EventTime {
+        utc_ms: dt.timestamp_millis(),
+        offset_min: (dt.offset().local_minus_utc() / 60) as i16,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_utc_with_millis() {
+        let t = EventTime::parse("2023-01-05T21:42:11.218Z").unwrap();
+        assert_eq!(t.utc_ms, 1_672_954_931_218);
+        assert_eq!(t.offset_min, 0);
+        assert_eq!(t.to_rfc3339(), "2023-01-05T21:42:11.218Z");
+    }
+
+    #[test]
+    fn keeps_the_senders_offset() {
+        let t = EventTime::parse("2023-01-06T03:12:11.218+05:30").unwrap();
+        assert_eq!(t.utc_ms, 1_672_954_931_218);
+        assert_eq!(t.offset_min, 330);
+        assert_eq!(t.to_rfc3339(), "2023-01-06T03:12:11.218+05:30");
+        let west = EventTime::parse("2023-01-05T13:42:11.218-08:00").unwrap();
+        assert_eq!(west.utc_ms, t.utc_ms);
+        assert_eq!(west.offset_min, -480);
+    }
+
+    #[test]
+    fn fast_and_slow_paths_agree() {
+        for s in [
+            "2024-02-29T23:59:59.999Z",
+            "1999-12-31T00:00:00Z",
+            "2023-06-01T12:00:00.123456+02:00",
+            "2023-06-01T12:00:00.1-02:00",
+        ] {
+            let fast = parse_fast(s.as_bytes()).unwrap();
+            let slow = parse_slow(s).unwrap();
+            assert_eq!(fast, slow, "{s}");
+        }
+    }
+
+    #[test]
+    fn other_shapes_parse_slowly() {
+        assert_eq!(
+            EventTime::parse("2023-01-05").unwrap().utc_ms,
+            1_672_876_800_000
+        );
+        assert_eq!(
+            EventTime::parse("2023-01-05 21:42:11").unwrap().utc_ms,
+            1_672_954_931_000
+        );
+        assert_eq!(
+            EventTime::parse("2023-01-05T21:42:11+0100").unwrap().offset_min,
+            60
+        );
+    }
+
+    #[test]
+    fn rejects_garbage() {
+        for s in [
+            "",
+            "yesterday",
+            "2023-13-05T21:42:11Z",
+            "2023-02-30T00:00:00Z",
+            "2023-01-05T25:00:00Z",
+            "2023-01-05T21:42:11.Z",
+            "2023-01-05T21:42:11.218+5:30",
+            "２０２３-01-05T21:42:11Z",
+        ] {
+            assert_eq!(EventTime::parse(s), None, "{s:?}");
+        }
+    }
+
+    #[test]
+    fn event_time_follows_the_processor_rules() {
+        let p = |s: &str| EventTime::parse(s);
+        let explicit = TimeFields {
+            timestamp: p("2023-01-01T00:00:00.000Z"),
+            received_at: p("2023-01-02T00:00:00.000Z"),
+            ..Default::default()
+        };
+        assert_eq!(explicit.event_time(), p("2023-01-01T00:00:00.000Z"));
+
+        let computed = TimeFields {
+            timestamp: None,
+            received_at: p("2023-01-01T00:00:10.000Z"),
+            sent_at: p("2023-01-01T00:00:05.000Z"),
+            original_timestamp: p("2023-01-01T00:00:01.000Z"),
+        };
+        assert_eq!(
+            computed.event_time().unwrap().utc_ms,
+            p("2023-01-01T00:00:06.000Z").unwrap().utc_ms
+        );
+
+        let only_orig = TimeFields {
+            received_at: p("2023-01-01T00:00:10.000Z"),
+            original_timestamp: p("2023-01-01T00:00:01.000Z"),
+            ..Default::default()
+        };
+        // No sentAt: it stands in as receivedAt, so timestamp = originalTimestamp.
+        assert_eq!(
+            only_orig.event_time().unwrap().utc_ms,
+            p("2023-01-01T00:00:01.000Z").unwrap().utc_ms
+        );
+        assert_eq!(TimeFields::default().event_time(), None);
+    }
+}

@@ -1,0 +1,1 @@
+//! send (work in progress).
