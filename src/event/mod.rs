@@ -156,7 +156,10 @@ fn parse_batch<'a>(batch: &'a RawValue, sink: &mut dyn FnMut(Result<WireEvent<'a
     }
 }
 
-fn parse_items<'a>(items: &[&'a RawValue], sink: &mut dyn FnMut(Result<WireEvent<'a>, EventError>)) {
+fn parse_items<'a>(
+    items: &[&'a RawValue],
+    sink: &mut dyn FnMut(Result<WireEvent<'a>, EventError>),
+) {
     for (index, item) in items.iter().enumerate() {
         let text = item.get();
         let result = if text.starts_with('{') {
@@ -404,9 +407,14 @@ mod tests {
         assert_eq!(one("").unwrap_err(), EventError::Empty);
         assert_eq!(one("   ").unwrap_err(), EventError::Empty);
         assert_eq!(one("42").unwrap_err(), EventError::NotObject("a number"));
-        assert_eq!(one("\"group\"").unwrap_err(), EventError::NotObject("a string"));
+        assert_eq!(
+            one("\"group\"").unwrap_err(),
+            EventError::NotObject("a string")
+        );
         assert_eq!(one("null").unwrap_err(), EventError::NotObject("null"));
-        assert!(matches!(one(r#"{"type":"gro"#).unwrap_err(), EventError::Json(m) if m.contains("EOF")));
+        assert!(
+            matches!(one(r#"{"type":"gro"#).unwrap_err(), EventError::Json(m) if m.contains("EOF"))
+        );
         assert_eq!(
             one(r#"{"type":"group","userId":"u"}"#).unwrap_err(),
             EventError::NoGroupId
@@ -450,7 +458,9 @@ mod tests {
         );
         assert_eq!(all[2].as_ref().unwrap().kind, EventKind::Other);
 
-        let arr = parse(r#"[{"type":"identify","userId":"u"},{"type":"group","userId":"u","groupId":"g"}]"#);
+        let arr = parse(
+            r#"[{"type":"identify","userId":"u"},{"type":"group","userId":"u","groupId":"g"}]"#,
+        );
         assert_eq!(arr.len(), 2);
         assert!(arr.iter().all(|r| r.is_ok()));
     }
@@ -467,7 +477,10 @@ mod tests {
 
     #[test]
     fn identify_reads_context_traits() {
-        let ev = one(r#"{"type":"identify","userId":"u","traits":{"a":1},"context":{"traits":{"a":2}}}"#).unwrap();
+        let ev = one(
+            r#"{"type":"identify","userId":"u","traits":{"a":1},"context":{"traits":{"a":2}}}"#,
+        )
+        .unwrap();
         assert_eq!(ev.kind, EventKind::Identify);
         assert_eq!(ev.traits.unwrap().get(), r#"{"a":1}"#);
         assert_eq!(ev.context_traits.unwrap().get(), r#"{"a":2}"#);

@@ -198,7 +198,11 @@ fn parse_slow(text: &str) -> Option<EventTime> {
             return Some(from_fixed(dt));
         }
     }
-    for fmt in ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%dT%H:%M"] {
+    for fmt in [
+        "%Y-%m-%dT%H:%M:%S%.f",
+        "%Y-%m-%d %H:%M:%S%.f",
+        "%Y-%m-%dT%H:%M",
+    ] {
         if let Ok(naive) = NaiveDateTime::parse_from_str(text, fmt) {
             return Some(EventTime::from_utc_ms(naive.and_utc().timestamp_millis()));
         }
@@ -263,7 +267,9 @@ mod tests {
             1_672_954_931_000
         );
         assert_eq!(
-            EventTime::parse("2023-01-05T21:42:11+0100").unwrap().offset_min,
+            EventTime::parse("2023-01-05T21:42:11+0100")
+                .unwrap()
+                .offset_min,
             60
         );
     }

@@ -1,1 +1,523 @@
-//! source (work in progress).
+//! Inputs: what a path holds (detected by content), loading it into the model, and reading one
+//! event's raw JSON back when it is shown.
+
+mod jsonl;
+
+use std::fs::File;
+use std::io::{self, BufReader, Read, Seek, SeekFrom};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use flate2::read::MultiGzDecoder;
+
+use crate::model::{Batch, Model, ModelBuilder, Origin, SourceInfo, SourceKind};
+
+pub use jsonl::load_lines;
+
+/// Why an input could not be loaded at all (bad lines inside an input are not errors).
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    /// The path could not be opened or read.
+    #[error("cannot read {path}: {source}")]
+    Unreadable {
+        /// The path.
+        path: PathBuf,
+        /// The I/O error.
+        source: io::Error,
+    },
+    /// The content is none of the formats groupscope reads.
+    #[error("{path} is not JSONL, a JSON array, gzip or SQLite (it starts with {start:?})")]
+    Unrecognised {
+        /// The path.
+        path: PathBuf,
+        /// Its first bytes, escaped.
+        start: String,
+    },
+    /// A SQLite file that is neither a groupscope store nor a warehouse database.
+    #[error("{path}: {message}")]
+    Database {
+        /// The path.
+        path: PathBuf,
+        /// What went wrong.
+        message: String,
+    },
+    /// The load was cancelled.
+    #[error("loading was cancelled")]
+    Cancelled,
+}
+
+/// Why a raw event could not be read back.
+#[derive(Debug, thiserror::Error)]
+pub enum RawError {
+    /// The source is gone or unreadable now.
+    #[error("cannot read {path}: {source}")]
+    Io {
+        /// The path.
+        path: PathBuf,
+        /// The I/O error.
+        source: io::Error,
+    },
+    /// A database source failed.
+    #[error("{0}")]
+    Database(String),
+    /// No such source.
+    #[error("unknown source {0}")]
+    NoSource(u16),
+}
+
+/// Progress of a load, reported often while it runs.
+#[derive(Debug, Clone, Default)]
+pub struct LoadProgress {
+    /// Index of the input being read.
+    pub source: usize,
+    /// How many inputs there are.
+    pub sources: usize,
+    /// The input being read.
+    pub path: PathBuf,
+    /// Bytes of it read so far (compressed bytes for gzip).
+    pub bytes_done: u64,
+    /// Its size, when known.
+    pub bytes_total: Option<u64>,
+    /// Events kept so far, over all inputs.
+    pub events: u64,
+    /// Problems found so far.
+    pub problems: u64,
+}
+
+/// How to load.
+#[derive(Debug, Clone)]
+pub struct LoadOptions {
+    /// Parser threads (default: the number of cores).
+    pub threads: usize,
+    /// Set to stop a load early.
+    pub cancel: Arc<AtomicBool>,
+}
+
+impl Default for LoadOptions {
+    fn default() -> Self {
+        LoadOptions {
+            threads: std::thread::available_parallelism().map_or(2, |n| n.get()),
+            cancel: Arc::new(AtomicBool::new(false)),
+        }
+    }
+}
+
+/// What the bytes at the start of an input say it is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Detected {
+    /// gzip magic bytes.
+    Gzip,
+    /// The SQLite header.
+    Sqlite,
+    /// Text whose first non-blank byte is `[`, or a `{` on a line of its own: one document.
+    JsonDocument,
+    /// Text starting with `{`: one event per line.
+    JsonLines,
+    /// Empty (or only whitespace).
+    Empty,
+    /// Anything else.
+    Unknown,
+}
+
+/// Detects an input's format from its first bytes (at least a few KB when available).
+pub fn detect(head: &[u8]) -> Detected {
+    if head.starts_with(&[0x1f, 0x8b]) {
+        return Detected::Gzip;
+    }
+    if head.starts_with(b"SQLite format 3\0") {
+        return Detected::Sqlite;
+    }
+    let head = head.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(head);
+    let Some(first) = head.iter().position(|b| !b.is_ascii_whitespace()) else {
+        return Detected::Empty;
+    };
+    match head[first] {
+        b'[' => Detected::JsonDocument,
+        b'{' => {
+            // A pretty-printed body opens with `{` alone on its line.
+            let rest = &head[first + 1..];
+            let line_end = memchr::memchr(b'\n', rest).unwrap_or(rest.len());
+            if rest[..line_end].iter().all(|b| b.is_ascii_whitespace()) && line_end < rest.len() {
+                Detected::JsonDocument
+            } else {
+                Detected::JsonLines
+            }
+        }
+        // Not JSON at all, but still a text file of lines: each gets reported.
+        b'"' | b'0'..=b'9' | b'-' | b't' | b'f' | b'n' => Detected::JsonLines,
+        _ => Detected::Unknown,
+    }
+}
+
+/// Expands directories (recursively, sorted, hidden entries skipped) into files; keeps `-`.
+pub fn expand_paths(paths: &[PathBuf]) -> Result<Vec<PathBuf>, LoadError> {
+    let mut out = Vec::new();
+    for p in paths {
+        if p.as_os_str() == "-" {
+            out.push(p.clone());
+            continue;
+        }
+        let meta = std::fs::metadata(p).map_err(|source| LoadError::Unreadable {
+            path: p.clone(),
+            source,
+        })?;
+        if meta.is_dir() {
+            walk_dir(p, &mut out)?;
+        } else {
+            out.push(p.clone());
+        }
+    }
+    Ok(out)
+}
+
+fn walk_dir(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), LoadError> {
+    let unreadable = |source| LoadError::Unreadable {
+        path: dir.to_path_buf(),
+        source,
+    };
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map_err(unreadable)?
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| {
+            !p.file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with('.'))
+        })
+        .collect();
+    entries.sort();
+    for p in entries {
+        if p.is_dir() {
+            walk_dir(&p, out)?;
+        } else if p.is_file() {
+            out.push(p);
+        }
+    }
+    Ok(())
+}
+
+/// Loads every path into one model. Bad lines are reported in the model, not as errors; an
+/// unreadable or unrecognised path stops the load with one clear error.
+pub fn load(
+    paths: &[PathBuf],
+    options: &LoadOptions,
+    progress: &mut dyn FnMut(&LoadProgress),
+) -> Result<Model, LoadError> {
+    let mut builder = ModelBuilder::new();
+    load_into(&mut builder, paths, options, progress)?;
+    Ok(builder.finish())
+}
+
+/// Like [`load`], adding to an existing builder.
+pub fn load_into(
+    builder: &mut ModelBuilder,
+    paths: &[PathBuf],
+    options: &LoadOptions,
+    progress: &mut dyn FnMut(&LoadProgress),
+) -> Result<(), LoadError> {
+    let files = expand_paths(paths)?;
+    let mut report = LoadProgress {
+        sources: files.len(),
+        ..LoadProgress::default()
+    };
+    for (i, path) in files.iter().enumerate() {
+        if options.cancel.load(Ordering::Relaxed) {
+            return Err(LoadError::Cancelled);
+        }
+        report.source = i;
+        report.path = path.clone();
+        report.bytes_done = 0;
+        report.bytes_total = None;
+        progress(&report);
+        load_one(builder, path, options, &mut report, progress)?;
+        if options.cancel.load(Ordering::Relaxed) {
+            return Err(LoadError::Cancelled);
+        }
+    }
+    Ok(())
+}
+
+/// Counts bytes read, for progress.
+struct Counting<R> {
+    inner: R,
+    count: Arc<std::sync::atomic::AtomicU64>,
+}
+
+impl<R: Read> Read for Counting<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.count.fetch_add(n as u64, Ordering::Relaxed);
+        Ok(n)
+    }
+}
+
+fn load_one(
+    builder: &mut ModelBuilder,
+    path: &Path,
+    options: &LoadOptions,
+    report: &mut LoadProgress,
+    progress: &mut dyn FnMut(&LoadProgress),
+) -> Result<(), LoadError> {
+    let unreadable = |source| LoadError::Unreadable {
+        path: path.to_path_buf(),
+        source,
+    };
+    if path.as_os_str() == "-" {
+        let mut data = Vec::new();
+        io::stdin()
+            .lock()
+            .read_to_end(&mut data)
+            .map_err(unreadable)?;
+        return load_memory(builder, path, data.into(), options, report, progress);
+    }
+    let mut file = File::open(path).map_err(unreadable)?;
+    report.bytes_total = file.metadata().ok().map(|m| m.len());
+    let mut head = [0u8; 4096];
+    let n = read_head(&mut file, &mut head).map_err(unreadable)?;
+    file.seek(SeekFrom::Start(0)).map_err(unreadable)?;
+    match detect(&head[..n]) {
+        Detected::Sqlite => load_sqlite(builder, path),
+        Detected::Unknown => Err(LoadError::Unrecognised {
+            path: path.to_path_buf(),
+            start: String::from_utf8_lossy(&head[..n.min(16)])
+                .escape_debug()
+                .to_string(),
+        }),
+        Detected::Empty => {
+            builder.add_source(SourceInfo {
+                path: path.to_path_buf(),
+                kind: SourceKind::Jsonl { gzip: false },
+                memory: None,
+            });
+            Ok(())
+        }
+        Detected::Gzip => {
+            let count = Arc::new(std::sync::atomic::AtomicU64::new(0));
+            let counting = Counting {
+                inner: BufReader::with_capacity(1 << 16, file),
+                count: count.clone(),
+            };
+            let mut gz = BufReader::with_capacity(1 << 16, MultiGzDecoder::new(counting));
+            let inner = detect(gz.fill_buf_safe());
+            load_text(
+                builder, path, &mut gz, inner, true, options, &count, report, progress,
+            )
+        }
+        kind @ (Detected::JsonDocument | Detected::JsonLines) => {
+            let count = Arc::new(std::sync::atomic::AtomicU64::new(0));
+            let mut counting = Counting {
+                inner: file,
+                count: count.clone(),
+            };
+            load_text(
+                builder,
+                path,
+                &mut counting,
+                kind,
+                false,
+                options,
+                &count,
+                report,
+                progress,
+            )
+        }
+    }
+}
+
+/// `fill_buf` that treats a read error as "nothing to peek" (the load reports it later).
+trait FillBufSafe {
+    fn fill_buf_safe(&mut self) -> &[u8];
+}
+
+impl<R: Read> FillBufSafe for BufReader<R> {
+    fn fill_buf_safe(&mut self) -> &[u8] {
+        use std::io::BufRead;
+        match self.fill_buf() {
+            Ok(_) => self.buffer(),
+            Err(_) => &[],
+        }
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn load_text(
+    builder: &mut ModelBuilder,
+    path: &Path,
+    reader: &mut (dyn Read + Send),
+    kind: Detected,
+    gzip: bool,
+    options: &LoadOptions,
+    count: &std::sync::atomic::AtomicU64,
+    report: &mut LoadProgress,
+    progress: &mut dyn FnMut(&LoadProgress),
+) -> Result<(), LoadError> {
+    if kind == Detected::JsonDocument {
+        let source = builder.add_source(SourceInfo {
+            path: path.to_path_buf(),
+            kind: SourceKind::Document { gzip },
+            memory: None,
+        });
+        let mut data = Vec::new();
+        let mut batch = Batch::new();
+        match reader.read_to_end(&mut data) {
+            Ok(_) => batch.parse_document(&data, source, &builder.known_snapshots()),
+            Err(e) => batch.push_problem(crate::model::Problem {
+                source,
+                line: 0,
+                error: crate::model::ProblemKind::Input(format!("reading stopped: {e}")),
+            }),
+        }
+        builder.add_batch(batch);
+        report.bytes_done = count.load(Ordering::Relaxed);
+        report.events = builder.counts().events;
+        report.problems = builder.counts().problems;
+        progress(report);
+        return Ok(());
+    }
+    let source = builder.add_source(SourceInfo {
+        path: path.to_path_buf(),
+        kind: SourceKind::Jsonl { gzip },
+        memory: None,
+    });
+    load_lines(
+        reader,
+        source,
+        builder,
+        options.threads,
+        &options.cancel,
+        &mut |b| {
+            report.bytes_done = count.load(Ordering::Relaxed);
+            report.events = b.counts().events;
+            report.problems = b.counts().problems;
+            progress(report);
+        },
+    );
+    Ok(())
+}
+
+fn load_memory(
+    builder: &mut ModelBuilder,
+    path: &Path,
+    data: Arc<[u8]>,
+    options: &LoadOptions,
+    report: &mut LoadProgress,
+    progress: &mut dyn FnMut(&LoadProgress),
+) -> Result<(), LoadError> {
+    // stdin is kept in memory (decompressed) so its raw events can be shown again.
+    let data: Arc<[u8]> = if detect(&data) == Detected::Gzip {
+        let mut out = Vec::new();
+        if let Err(e) = MultiGzDecoder::new(&data[..]).read_to_end(&mut out) {
+            eprintln!("groupscope: stdin: {e}; keeping what was read");
+        }
+        out.into()
+    } else {
+        data
+    };
+    report.bytes_total = Some(data.len() as u64);
+    let kind = detect(&data);
+    if matches!(kind, Detected::Sqlite | Detected::Unknown) {
+        return Err(LoadError::Unrecognised {
+            path: path.to_path_buf(),
+            start: String::from_utf8_lossy(&data[..data.len().min(16)])
+                .escape_debug()
+                .to_string(),
+        });
+    }
+    let source = builder.add_source(SourceInfo {
+        path: path.to_path_buf(),
+        kind: SourceKind::Stdin,
+        memory: Some(data.clone()),
+    });
+    if kind == Detected::JsonDocument {
+        let mut batch = Batch::new();
+        batch.parse_document(&data, source, &builder.known_snapshots());
+        builder.add_batch(batch);
+    } else {
+        let mut reader: &[u8] = &data;
+        load_lines(
+            &mut reader,
+            source,
+            builder,
+            options.threads,
+            &options.cancel,
+            &mut |_| {},
+        );
+    }
+    report.bytes_done = data.len() as u64;
+    report.events = builder.counts().events;
+    report.problems = builder.counts().problems;
+    progress(report);
+    Ok(())
+}
+
+fn load_sqlite(_builder: &mut ModelBuilder, path: &Path) -> Result<(), LoadError> {
+    Err(LoadError::Database {
+        path: path.to_path_buf(),
+        message: "SQLite inputs are not supported yet".into(),
+    })
+}
+
+fn read_head(file: &mut File, head: &mut [u8]) -> io::Result<usize> {
+    let mut filled = 0;
+    while filled < head.len() {
+        match file.read(&mut head[filled..])? {
+            0 => break,
+            n => filled += n,
+        }
+    }
+    Ok(filled)
+}
+
+/// Reads one event's raw JSON back from where it was loaded.
+pub fn read_raw(sources: &[SourceInfo], origin: Origin) -> Result<String, RawError> {
+    let src = sources
+        .get(origin.source as usize)
+        .ok_or(RawError::NoSource(origin.source))?;
+    let io_err = |source| RawError::Io {
+        path: src.path.clone(),
+        source,
+    };
+    let mut buf = vec![0u8; origin.len as usize];
+    match &src.kind {
+        SourceKind::Stdin => {
+            let data = src.memory.as_deref().unwrap_or(&[]);
+            let start = (origin.offset as usize).min(data.len());
+            let end = (start + origin.len as usize).min(data.len());
+            return Ok(String::from_utf8_lossy(&data[start..end]).into_owned());
+        }
+        SourceKind::Jsonl { gzip: false } | SourceKind::Document { gzip: false } => {
+            let mut f = File::open(&src.path).map_err(io_err)?;
+            f.seek(SeekFrom::Start(origin.offset)).map_err(io_err)?;
+            f.read_exact(&mut buf).map_err(io_err)?;
+        }
+        SourceKind::Jsonl { gzip: true } | SourceKind::Document { gzip: true } => {
+            let f = File::open(&src.path).map_err(io_err)?;
+            let mut gz = MultiGzDecoder::new(BufReader::new(f));
+            io::copy(&mut (&mut gz).take(origin.offset), &mut io::sink()).map_err(io_err)?;
+            gz.read_exact(&mut buf).map_err(io_err)?;
+        }
+        SourceKind::Store | SourceKind::Warehouse => {
+            return Err(RawError::Database(
+                "database sources are not readable yet".into(),
+            ));
+        }
+    }
+    Ok(String::from_utf8_lossy(&buf).into_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn detection_by_content() {
+        assert_eq!(detect(&[0x1f, 0x8b, 8, 0]), Detected::Gzip);
+        assert_eq!(detect(b"SQLite format 3\0rest"), Detected::Sqlite);
+        assert_eq!(detect(b"{\"type\":\"group\"}\n{}"), Detected::JsonLines);
+        assert_eq!(detect(b"\xEF\xBB\xBF{\"a\":1}"), Detected::JsonLines);
+        assert_eq!(detect(b"  [\n{}]"), Detected::JsonDocument);
+        assert_eq!(detect(b"{\n  \"batch\": []\n}"), Detected::JsonDocument);
+        assert_eq!(detect(b"   \n"), Detected::Empty);
+        assert_eq!(detect(b"PK\x03\x04"), Detected::Unknown);
+    }
+}

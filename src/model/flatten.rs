@@ -1,0 +1,178 @@
+//! Turning a `traits` object into flat `(dotted key, JSON value)` pairs.
+//!
+//! Nested objects become keys of their own (`address.city`), so a move of one address part is a
+//! change of that part only. Arrays, scalars and empty objects are leaves.
+
+use serde_json::Value;
+
+/// At most this many leaf traits are read from one call; more is reported as a bad event.
+pub const MAX_TRAITS_PER_CALL: usize = 10_000;
+
+/// Why a `traits` object could not be flattened.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FlattenError {
+    /// Not parseable (for example nested deeper than serde_json's limit of 128 levels).
+    #[error("traits could not be read: {0}")]
+    Json(String),
+    /// More leaves than [`MAX_TRAITS_PER_CALL`].
+    #[error("traits has more than {MAX_TRAITS_PER_CALL} keys")]
+    TooManyKeys,
+}
+
+/// Flattens one raw `traits` object, appending `(key, value JSON)` pairs to `out`.
+pub fn flatten_traits(raw: &str, out: &mut Vec<(String, String)>) -> Result<(), FlattenError> {
+    let value: Value = serde_json::from_str(raw).map_err(|e| FlattenError::Json(e.to_string()))?;
+    let start = out.len();
+    if let Value::Object(map) = value {
+        let mut prefix = String::new();
+        for (key, value) in map {
+            walk(&mut prefix, &key, value, out, start)?;
+        }
+    }
+    Ok(())
+}
+
+fn walk(
+    prefix: &mut String,
+    key: &str,
+    value: Value,
+    out: &mut Vec<(String, String)>,
+    start: usize,
+) -> Result<(), FlattenError> {
+    let len = prefix.len();
+    if !prefix.is_empty() {
+        prefix.push('.');
+    }
+    prefix.push_str(key);
+    match value {
+        Value::Object(map) if !map.is_empty() => {
+            for (k, v) in map {
+                walk(prefix, &k, v, out, start)?;
+            }
+        }
+        leaf => {
+            if out.len() - start >= MAX_TRAITS_PER_CALL {
+                return Err(FlattenError::TooManyKeys);
+            }
+            out.push((prefix.clone(), leaf.to_string()));
+        }
+    }
+    prefix.truncate(len);
+    Ok(())
+}
+
+/// Flattens an identify call's traits: root `traits` first, then `context.traits` over them
+/// (the transformer's rule: `context.traits` wins). The result is sorted by key.
+pub fn flatten_user_traits(
+    root: Option<&str>,
+    context: Option<&str>,
+) -> Result<Vec<(String, String)>, FlattenError> {
+    let mut out = Vec::new();
+    if let Some(root) = root {
+        flatten_traits(root, &mut out)?;
+    }
+    let root_len = out.len();
+    if let Some(ctx) = context {
+        flatten_traits(ctx, &mut out)?;
+    }
+    if root_len > 0 && out.len() > root_len {
+        // Stable sort keeps root before context for equal keys; keep the last (context) one.
+        out.sort_by(|a, b| a.0.cmp(&b.0));
+        let mut merged: Vec<(String, String)> = Vec::with_capacity(out.len());
+        for pair in out {
+            match merged.last_mut() {
+                Some(last) if last.0 == pair.0 => *last = pair,
+                _ => merged.push(pair),
+            }
+        }
+        return Ok(merged);
+    }
+    out.sort_by(|a, b| a.0.cmp(&b.0));
+    Ok(out)
+}
+
+/// How a trait value (compact JSON text) reads in a table: strings without quotes.
+pub fn display_value(json: &str) -> std::borrow::Cow<'_, str> {
+    if json.starts_with('"') {
+        match serde_json::from_str::<String>(json) {
+            Ok(s) => std::borrow::Cow::Owned(s),
+            Err(_) => std::borrow::Cow::Borrowed(json),
+        }
+    } else {
+        std::borrow::Cow::Borrowed(json)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn flat(raw: &str) -> Vec<(String, String)> {
+        let mut out = Vec::new();
+        flatten_traits(raw, &mut out).unwrap();
+        out
+    }
+
+    #[test]
+    fn nested_objects_become_dotted_keys() {
+        let got = flat(
+            r#"{"name":"Acme","address":{"city":"Berlin","geo":{"lat":1.5}},"tags":["a"],"x":null,"e":{}}"#,
+        );
+        let want: Vec<(String, String)> = [
+            ("address.city", "\"Berlin\""),
+            ("address.geo.lat", "1.5"),
+            ("e", "{}"),
+            ("name", "\"Acme\""),
+            ("tags", "[\"a\"]"),
+            ("x", "null"),
+        ]
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        assert_eq!(got, want);
+    }
+
+    #[test]
+    fn context_traits_win_over_root_traits() {
+        let got = flatten_user_traits(
+            Some(r#"{"email":"old@x.io","plan":"a"}"#),
+            Some(r#"{"email":"new@x.io"}"#),
+        )
+        .unwrap();
+        assert_eq!(
+            got,
+            vec![
+                ("email".to_string(), "\"new@x.io\"".to_string()),
+                ("plan".to_string(), "\"a\"".to_string())
+            ]
+        );
+    }
+
+    #[test]
+    fn too_deep_or_too_wide_is_an_error() {
+        let deep = format!(r#"{{"x":{}{}}}"#, "[".repeat(500), "]".repeat(500));
+        assert!(matches!(
+            flatten_traits(&deep, &mut Vec::new()),
+            Err(FlattenError::Json(_))
+        ));
+        let wide: String = format!(
+            "{{{}}}",
+            (0..MAX_TRAITS_PER_CALL + 1)
+                .map(|i| format!("\"k{i}\":1"))
+                .collect::<Vec<_>>()
+                .join(",")
+        );
+        assert_eq!(
+            flatten_traits(&wide, &mut Vec::new()),
+            Err(FlattenError::TooManyKeys)
+        );
+    }
+
+    #[test]
+    fn values_display_without_quotes() {
+        assert_eq!(display_value("\"pro\""), "pro");
+        assert_eq!(display_value("12"), "12");
+        assert_eq!(display_value("null"), "null");
+        assert_eq!(display_value("\"a\\\"b\""), "a\"b");
+    }
+}
