@@ -1,1 +1,124 @@
-//! cli (work in progress).
+//! The command line: argument parsing and the headless commands.
+
+mod history;
+mod stats;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::model::Model;
+use crate::source::{self, LoadOptions};
+
+/// Exit code: it ran, but some input was bad and `--strict` was asked for.
+pub const EXIT_BAD_INPUT: u8 = 1;
+/// Exit code: usage error or unreadable input.
+pub const EXIT_USAGE: u8 = 2;
+
+/// Explore and compose RudderStack group calls.
+#[derive(Debug, Parser)]
+#[command(name = "groupscope", version, about, long_about = None)]
+pub struct Cli {
+    /// What to do; with none, open the explorer on PATHS.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    /// Inputs to open: JSONL (plain or gzip), JSON arrays, SDK batch bodies, directories,
+    /// groupscope stores or warehouse SQLite databases; `-` reads stdin.
+    pub paths: Vec<PathBuf>,
+    /// Options shared by every command.
+    #[command(flatten)]
+    pub common: Common,
+}
+
+/// Options shared by every command.
+#[derive(Debug, Args, Clone)]
+pub struct Common {
+    /// The groupscope store [env: GROUPSCOPE_STORE] [default: the platform data directory].
+    #[arg(long, global = true, value_name = "PATH")]
+    pub store: Option<PathBuf>,
+    /// Parser threads (default: one per core).
+    #[arg(long, global = true, value_name = "N")]
+    pub threads: Option<usize>,
+}
+
+/// The commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Count what the inputs hold: events by type, users, groups, memberships, bad lines.
+    Stats(stats::StatsArgs),
+    /// Show a group's current traits, members and the change history of its traits.
+    History(history::HistoryArgs),
+}
+
+/// Parses the arguments, runs the command and returns the process exit code.
+pub fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() { EXIT_USAGE } else { 0 });
+        }
+    };
+    let result = match cli.command {
+        Some(Command::Stats(args)) => stats::run(&args, &cli.common),
+        Some(Command::History(args)) => history::run(&args, &cli.common),
+        None => {
+            let args = stats::StatsArgs {
+                paths: cli.paths,
+                json: false,
+                strict: false,
+            };
+            stats::run(&args, &cli.common)
+        }
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("groupscope: {e:#}");
+            ExitCode::from(EXIT_USAGE)
+        }
+    }
+}
+
+/// Loads the inputs, with a progress line on stderr when it is a terminal and the load is slow.
+pub fn load_model(paths: &[PathBuf], common: &Common) -> anyhow::Result<Model> {
+    if paths.is_empty() {
+        anyhow::bail!("no input given: name a JSONL file, a directory, a store or `-` for stdin");
+    }
+    let mut options = LoadOptions::default();
+    if let Some(t) = common.threads {
+        options.threads = t.max(1);
+    }
+    let show = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let started = std::time::Instant::now();
+    let mut last = std::time::Instant::now();
+    let mut shown = false;
+    let model = source::load(paths, &options, &mut |p| {
+        if show && started.elapsed().as_millis() > 300 && last.elapsed().as_millis() > 100 {
+            last = std::time::Instant::now();
+            shown = true;
+            let pct = p
+                .bytes_total
+                .filter(|&t| t > 0)
+                .map(|t| format!(" {:>3}%", p.bytes_done * 100 / t))
+                .unwrap_or_default();
+            eprint!(
+                "\r\x1b[2Kloading {}{} · {} events · {} problems",
+                p.path.display(),
+                pct,
+                p.events,
+                p.problems
+            );
+        }
+    });
+    if shown {
+        eprint!("\r\x1b[2K");
+    }
+    Ok(model?)
+}
+
+/// Where an event came from, for people: `file:line`, or the table and row id.
+pub fn origin_label(model: &Model, origin: crate::model::Origin) -> String {
+    crate::model::origin_label(model.sources(), origin)
+}

@@ -445,3 +445,37 @@ impl Model {
                 .sum::<usize>()
     }
 }
+
+/// Where an event came from, for people: `file:line`, or the database row.
+pub fn origin_label(sources: &[SourceInfo], origin: Origin) -> String {
+    let Some(src) = sources.get(origin.source as usize) else {
+        return format!("source {}", origin.source);
+    };
+    match src.kind {
+        SourceKind::Store => format!("{} row {}", src.path.display(), origin.offset),
+        SourceKind::Warehouse => format!(
+            "{} {} row {}",
+            src.path.display(),
+            if origin.len == 1 {
+                "identifies"
+            } else {
+                "groups"
+            },
+            origin.offset
+        ),
+        _ => format!("{}:{}", src.path.display(), origin.line),
+    }
+}
+
+/// Where a problem was found, for people: `file:line` (or `file` when the whole input failed).
+pub fn problem_label(sources: &[SourceInfo], problem: &Problem) -> String {
+    let path = sources
+        .get(problem.source as usize)
+        .map(|s| s.path.display().to_string())
+        .unwrap_or_default();
+    match sources.get(problem.source as usize).map(|s| &s.kind) {
+        Some(SourceKind::Store | SourceKind::Warehouse) => format!("{path} row {}", problem.line),
+        _ if problem.line == 0 => path,
+        _ => format!("{path}:{}", problem.line),
+    }
+}
