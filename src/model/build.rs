@@ -133,11 +133,11 @@ impl ModelBuilder {
         snaps: &[u32],
         mark: CallMark,
     ) {
-        if let Some(m) = ev.message {
-            if !self.messages.insert(m) {
-                self.counts.duplicates += 1;
-                return;
-            }
+        if let Some(m) = ev.message
+            && !self.messages.insert(m)
+        {
+            self.counts.duplicates += 1;
+            return;
         }
         self.counts.events += 1;
         let user_id = ev.user_id.map(map);
