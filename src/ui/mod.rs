@@ -4,3 +4,6 @@
 
 pub mod action;
 pub mod keymap;
+pub mod sanitize;
+pub mod theme;
+pub mod clipboard;
