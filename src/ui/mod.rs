@@ -3,7 +3,10 @@
 //! The explorer's panes build on these; nothing here knows about groups or users.
 
 pub mod action;
+pub mod clipboard;
+pub mod component;
+pub mod help;
 pub mod keymap;
 pub mod sanitize;
+pub mod terminal;
 pub mod theme;
-pub mod clipboard;
