@@ -1,1 +1,12 @@
-//! ui (work in progress).
+//! Terminal UI infrastructure: actions and the key table, themes, the terminal guard, safe
+//! display of untrusted text, the clipboard seam, the help overlay and the pane trait.
+//! The explorer's panes build on these; nothing here knows about groups or users.
+
+pub mod action;
+pub mod clipboard;
+pub mod component;
+pub mod help;
+pub mod keymap;
+pub mod sanitize;
+pub mod terminal;
+pub mod theme;
