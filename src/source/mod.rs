@@ -1,1 +1,3 @@
 //! source (work in progress).
+
+pub mod warehouse;
