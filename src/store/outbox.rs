@@ -132,12 +132,22 @@ impl Store {
 
     /// Records a failed send attempt of a queued call; false when the row is gone.
     pub fn record_attempt(&mut self, id: i64, error: &str) -> Result<bool, StoreError> {
+        self.record_attempts(id, 1, error)
+    }
+
+    /// Records `count` failed attempts (one send with retries) and the last error.
+    pub fn record_attempts(
+        &mut self,
+        id: i64,
+        count: u32,
+        error: &str,
+    ) -> Result<bool, StoreError> {
         self.writable()?;
         self.conn
             .execute(
-                "UPDATE outbox SET attempts = attempts + 1, last_error = ?2, last_attempt_ms = ?3 \
+                "UPDATE outbox SET attempts = attempts + ?4, last_error = ?2, last_attempt_ms = ?3 \
                  WHERE id = ?1",
-                params![id, error, self.now_ms()],
+                params![id, error, self.now_ms(), count],
             )
             .map(|n| n > 0)
             .map_err(|e| self.fail(e))
@@ -157,6 +167,20 @@ impl Store {
     /// `event.origin` says). A crash leaves either all three changes or none, so a sent call is
     /// never both "sent" and still queued.
     pub fn mark_sent(&mut self, event: &NewEvent<'_>) -> Result<MarkSent, StoreError> {
+        self.record_composed(event, Origin::Sent)
+    }
+
+    /// Keeps a composed call that was never sent (no data plane configured) as a `local` event,
+    /// clearing its draft and any outbox row in the same transaction.
+    pub fn save_local(&mut self, event: &NewEvent<'_>) -> Result<MarkSent, StoreError> {
+        self.record_composed(event, Origin::Local)
+    }
+
+    fn record_composed(
+        &mut self,
+        event: &NewEvent<'_>,
+        origin: Origin,
+    ) -> Result<MarkSent, StoreError> {
         self.writable()?;
         let message_id = event
             .message_id
@@ -173,10 +197,7 @@ impl Store {
             .execute("DELETE FROM drafts WHERE id = ?1", [message_id])
             .map_err(fail)?
             > 0;
-        let sent = NewEvent {
-            origin: Origin::Sent,
-            ..*event
-        };
+        let sent = NewEvent { origin, ..*event };
         let inserted = insert_event(&tx, &sent, now).map_err(fail)?;
         tx.commit().map_err(fail)?;
         Ok(MarkSent {
