@@ -12,7 +12,9 @@ use crate::compose::{Draft, build_traits, parse_trait_assignment};
 use crate::config::Config;
 use crate::event::EventTime;
 use crate::send::dispatch::{Dispatch, dispatch, new_event, retry_entry};
-use crate::send::{DataPlane, HttpConfig, RetryPolicy, UreqTransport, WriteKey, is_insecure_url};
+use crate::send::{
+    DataPlane, HttpConfig, RetryPolicy, UreqTransport, WriteKey, is_insecure_url, redact_url,
+};
 use crate::store::{self, Store};
 
 /// Exit code: the data plane rejected the call (it is kept in the outbox).
@@ -156,7 +158,8 @@ pub fn resolve_data_plane(plane: &PlaneArgs) -> anyhow::Result<Option<DataPlane>
             let key = WriteKey::new(&key)?;
             if is_insecure_url(&url) {
                 eprintln!(
-                    "groupscope: warning: {url} is plain http to a non-loopback host; the write key travels unencrypted"
+                    "groupscope: warning: {} is plain http to a non-loopback host; the write key travels unencrypted",
+                    redact_url(&url)
                 );
             }
             Ok(Some(DataPlane::new(&url, key)?))

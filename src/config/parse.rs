@@ -145,7 +145,8 @@ fn parse_profiles(profiles: &Table, config: &mut Config, warnings: &mut Vec<Stri
                 config.profiles.insert(name.clone(), Profile { data_plane_url: url, write_key });
             }
             Some(url) => warnings.push(format!(
-                "[profiles.{name}] data_plane_url {url:?} must start with https:// or http:// (profile ignored)"
+                "[profiles.{name}] data_plane_url {:?} must start with https:// or http:// (profile ignored)",
+                crate::send::redact_url(&url)
             )),
             None => warnings.push(format!("[profiles.{name}] has no data_plane_url (profile ignored)")),
         }

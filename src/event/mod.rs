@@ -142,8 +142,16 @@ fn parse_object<'a>(text: &'a str, sink: &mut dyn FnMut(Result<WireEvent<'a>, Ev
     }
     if let Some(payload) = env.payload {
         // Gateway-backup line: only `payload.batch` is read, never `payload.writeKey`.
-        if let Ok(GatewayPayload { batch: Some(batch) }) = serde_json::from_str(payload.get()) {
-            return parse_batch(batch, sink);
+        match serde_json::from_str::<GatewayPayload<'a>>(payload.get()) {
+            Ok(GatewayPayload {
+                batch: Some(batch), ..
+            }) => return parse_batch(batch, sink),
+            // No usable batch: the line itself must not become an event, since its raw text
+            // (stored by `import`, shown as the raw call) holds the write key.
+            Ok(GatewayPayload {
+                write_key: Some(_), ..
+            }) => return sink(Err(EventError::BatchNotArray("null or missing"))),
+            _ => {}
         }
     }
     sink(env.into_event(text));
@@ -227,6 +235,9 @@ struct Envelope<'a> {
 struct GatewayPayload<'a> {
     #[serde(borrow, default)]
     batch: Option<&'a RawValue>,
+    /// Only checked for presence: it marks the line as a gateway backup.
+    #[serde(rename = "writeKey", default)]
+    write_key: Option<de::IgnoredAny>,
 }
 
 #[derive(Deserialize)]

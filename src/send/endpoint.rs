@@ -110,7 +110,7 @@ impl DataPlane {
 pub fn normalize_data_plane_url(url: &str) -> Result<String, SendError> {
     let text = url.trim();
     let fail = |reason: &'static str| SendError::Url {
-        url: text.to_owned(),
+        url: redact_url(text),
         reason,
     };
     if text.contains('#') {
@@ -144,6 +144,35 @@ pub fn normalize_data_plane_url(url: &str) -> Result<String, SendError> {
         ));
     }
     Ok(format!("{scheme}://{}{path}", authority.as_str()))
+}
+
+/// A URL as it may be shown in a message: user info, query and fragment are replaced by `…`,
+/// since a write key pasted there (`https://KEY@host`, `?writeKey=KEY`) must not be echoed.
+pub fn redact_url(url: &str) -> String {
+    let url = url.trim();
+    let (scheme, rest) = match url.find("://") {
+        Some(i) => url.split_at(i + 3),
+        None => ("", url),
+    };
+    let cut = rest.find(['?', '#']).unwrap_or(rest.len());
+    let (base, tail) = rest.split_at(cut);
+    let authority_end = base.find('/').unwrap_or(base.len());
+    let (authority, path) = base.split_at(authority_end);
+    let mut out = String::with_capacity(url.len());
+    out.push_str(scheme);
+    match authority.rfind('@') {
+        Some(at) => {
+            out.push_str("…@");
+            out.push_str(&authority[at + 1..]);
+        }
+        None => out.push_str(authority),
+    }
+    out.push_str(path);
+    if let Some(mark) = tail.chars().next() {
+        out.push(mark);
+        out.push('…');
+    }
+    out
 }
 
 /// True for an `http://` URL whose host is not loopback (`localhost`, `127.0.0.0/8`, `::1`).
@@ -249,6 +278,28 @@ mod tests {
                 matches!(normalize_data_plane_url(input), Err(SendError::Url { .. })),
                 "{input}"
             );
+        }
+    }
+
+    #[test]
+    fn urls_in_messages_hide_user_info_and_query() {
+        assert_eq!(redact_url("https://KEY@x.com/p"), "https://…@x.com/p");
+        assert_eq!(redact_url(" http://KEY:@x.com "), "http://…@x.com");
+        assert_eq!(
+            redact_url("https://x.com/v1/webhook?writeKey=KEY"),
+            "https://x.com/v1/webhook?…"
+        );
+        assert_eq!(redact_url("https://x.com/#KEY"), "https://x.com/#…");
+        assert_eq!(redact_url("x.com/a@b"), "x.com/a@b");
+        assert_eq!(redact_url("KEY@x.com"), "…@x.com");
+        assert_eq!(redact_url("https://x.com:8080"), "https://x.com:8080");
+        for bad in [
+            "https://KEY@x.com",
+            "https://x.com?writeKey=KEY",
+            "https://x.com#KEY",
+        ] {
+            let err = normalize_data_plane_url(bad).unwrap_err().to_string();
+            assert!(!err.contains("KEY"), "{err}");
         }
     }
 

@@ -14,7 +14,7 @@ mod retry;
 mod transport;
 
 pub use curl::curl_command;
-pub use endpoint::{DataPlane, WriteKey, is_insecure_url, normalize_data_plane_url};
+pub use endpoint::{DataPlane, WriteKey, is_insecure_url, normalize_data_plane_url, redact_url};
 pub use outcome::{Outcome, classify, classify_error, classify_response, clean_message};
 pub use retry::{
     AttemptReport, CANCELLED, Delivery, RetryPolicy, deliver_with_retry, send_with_retry,
