@@ -303,6 +303,11 @@ fn map_error(error: ureq::Error) -> TransportError {
     use ureq::Error as E;
     match error {
         E::Timeout(phase) => TransportError::Timeout(timeout_phase(phase).to_owned()),
+        // The TLS handshake runs under an io::Error that wraps rustls's error: it is a TLS
+        // failure (untrusted certificate, not a TLS server), not network trouble to retry.
+        E::Io(e) if e.get_ref().is_some_and(|inner| inner.is::<rustls::Error>()) => {
+            TransportError::Tls(e.to_string())
+        }
         E::Io(e) => match e.kind() {
             io::ErrorKind::ConnectionRefused => TransportError::Refused,
             io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock => {
