@@ -371,8 +371,19 @@ fn load_text(
         });
         let mut data = Vec::new();
         let mut batch = Batch::new();
-        match reader.read_to_end(&mut data) {
-            Ok(_) => batch.parse_document(&data, source, &builder.known_snapshots()),
+        match read_document(reader, &mut data) {
+            Ok(Document::Whole) => batch.parse_document(&data, source, &builder.known_snapshots()),
+            Ok(Document::TooLong(bytes)) => {
+                batch.lines = 1;
+                batch.push_problem(crate::model::Problem {
+                    source,
+                    line: 1,
+                    error: crate::model::ProblemKind::Event(crate::event::EventError::TooLong(
+                        bytes,
+                        crate::event::MAX_LINE_BYTES,
+                    )),
+                });
+            }
             Err(e) => batch.push_problem(crate::model::Problem {
                 source,
                 line: 0,
@@ -405,6 +416,32 @@ fn load_text(
         },
     );
     Ok(())
+}
+
+/// What [`read_document`] found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Document {
+    /// The whole document is in the buffer.
+    Whole,
+    /// The document is this many bytes, over [`crate::event::MAX_LINE_BYTES`]: the buffer
+    /// holds nothing and the rest was read through without being kept.
+    TooLong(usize),
+}
+
+/// Reads a one-document input into `data`, up to the parser's size limit. A bigger one (a
+/// gzip bomb inflating to gigabytes) is counted while streaming, never held in memory.
+pub(crate) fn read_document(reader: &mut dyn Read, data: &mut Vec<u8>) -> io::Result<Document> {
+    let limit = crate::event::MAX_LINE_BYTES;
+    reader.take(limit as u64 + 1).read_to_end(data)?;
+    if data.len() <= limit {
+        return Ok(Document::Whole);
+    }
+    let kept = data.len() as u64;
+    *data = Vec::new();
+    let rest = io::copy(reader, &mut io::sink())?;
+    Ok(Document::TooLong(
+        usize::try_from(kept + rest).unwrap_or(usize::MAX),
+    ))
 }
 
 fn load_memory(

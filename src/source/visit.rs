@@ -131,12 +131,21 @@ fn visit_text(
     }
     if kind == Detected::JsonDocument {
         let mut data = Vec::new();
-        if let Err(e) = reader.read_to_end(&mut data) {
-            let why = format!("reading stopped: {e}");
-            return Ok(f(Visit::Problem {
-                place: Place::Line { line: 0, offset: 0 },
-                why,
-            }));
+        match super::read_document(reader, &mut data) {
+            Ok(super::Document::Whole) => {}
+            Ok(super::Document::TooLong(bytes)) => {
+                return Ok(f(Visit::Problem {
+                    place: Place::Line { line: 1, offset: 0 },
+                    why: EventError::TooLong(bytes, MAX_LINE_BYTES).to_string(),
+                }));
+            }
+            Err(e) => {
+                let why = format!("reading stopped: {e}");
+                return Ok(f(Visit::Problem {
+                    place: Place::Line { line: 0, offset: 0 },
+                    why,
+                }));
+            }
         }
         let mut flow = ControlFlow::Continue(());
         parse_text(&data, &mut |r| {
@@ -178,7 +187,9 @@ fn visit_text(
         offset += n as u64;
         if n > MAX_LINE_BYTES && line.last() != Some(&b'\n') {
             // Skip the rest of the oversized line without holding it.
+            // The size reported excludes the newline, as the loader's does.
             let mut skipped = n;
+            let mut newline = 0;
             while let Ok(buf) = reader.fill_buf() {
                 if buf.is_empty() {
                     break;
@@ -186,7 +197,8 @@ fn visit_text(
                 match memchr::memchr(b'\n', buf) {
                     Some(i) => {
                         reader.consume(i + 1);
-                        skipped += i + 1;
+                        skipped += i;
+                        newline = 1;
                         break;
                     }
                     None => {
@@ -196,7 +208,7 @@ fn visit_text(
                     }
                 }
             }
-            offset = start + skipped as u64;
+            offset = start + (skipped + newline) as u64;
             let why = EventError::TooLong(skipped, MAX_LINE_BYTES).to_string();
             if f(Visit::Problem {
                 place: Place::Line {
