@@ -130,3 +130,99 @@ fn warehouse_databases_rebuild_the_same_groups() {
     assert!(import(&store, &[&wh]).status.success());
     assert_eq!(stats_json(&[&store])["group_calls"], a["group_calls"]);
 }
+
+/// A warehouse database made here (the generator-based test above needs python3), in the
+/// given journal mode.
+fn small_warehouse(path: &std::path::Path, journal_mode: &str) {
+    let conn = rusqlite::Connection::open(path).unwrap();
+    conn.pragma_update(None, "journal_mode", journal_mode)
+        .unwrap();
+    conn.execute_batch(
+        "CREATE TABLE groups (id TEXT, user_id TEXT, anonymous_id TEXT, group_id TEXT, \
+             timestamp TEXT, name TEXT, plan TEXT, employees BIGINT);
+         CREATE TABLE identifies (id TEXT, user_id TEXT, email TEXT, timestamp TEXT);
+         INSERT INTO groups VALUES ('m1', 'u1', NULL, 'acct_1', '2024-01-01T00:00:00Z', 'One', 'free', 3);
+         INSERT INTO groups VALUES ('m2', 'u2', 'a2', 'acct_1', '2024-02-01T00:00:00Z', NULL, 'pro', 5);
+         INSERT INTO groups VALUES ('m3', 'u1', NULL, 'acct_2', '2024-03-01T00:00:00Z', 'Two', NULL, NULL);
+         INSERT INTO identifies VALUES ('i1', 'u1', 'u1@example.com', '2024-01-01T00:00:00Z');",
+    )
+    .unwrap();
+}
+
+/// Bytes and mtime of the file, and the names in its directory.
+fn fingerprint(path: &std::path::Path) -> (Vec<u8>, std::time::SystemTime, Vec<String>) {
+    let mut names: Vec<String> = std::fs::read_dir(path.parent().unwrap())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    (
+        std::fs::read(path).unwrap(),
+        std::fs::metadata(path).unwrap().modified().unwrap(),
+        names,
+    )
+}
+
+#[test]
+fn a_warehouse_database_is_never_modified_by_any_command() {
+    // The WAL file's name needs escaping in an SQLite URI.
+    for (mode, name) in [("DELETE", "warehouse.db"), ("WAL", "ware house ?#%é.db")] {
+        let dir = tempfile::tempdir().unwrap();
+        let wh = dir.path().join(name);
+        small_warehouse(&wh, mode);
+        let f = std::fs::File::options().write(true).open(&wh).unwrap();
+        f.set_modified(std::time::SystemTime::now() - std::time::Duration::from_secs(3600))
+            .unwrap();
+        drop(f);
+        let before = fingerprint(&wh);
+        let store_dir = tempfile::tempdir().unwrap();
+        let store = store_dir.path().join("s.db");
+        let p = wh.to_str().unwrap();
+        for args in [
+            vec!["stats", "--json", p],
+            vec!["history", p, "--group", "acct_1"],
+            vec!["import", p, "--store", store.to_str().unwrap()],
+        ] {
+            let out = groupscope(&args);
+            assert!(out.status.success(), "{mode} {args:?}: {out:?}");
+        }
+        let m = load(
+            std::slice::from_ref(&wh),
+            &LoadOptions::default(),
+            &mut |_| {},
+        )
+        .unwrap();
+        assert_eq!(m.calls().len(), 3);
+        for call in m.calls() {
+            assert!(
+                read_raw(m.sources(), call.origin)
+                    .unwrap()
+                    .contains("acct_")
+            );
+        }
+        assert_eq!(stats_json(&[&store])["group_calls"], 3, "{mode}");
+        let after = fingerprint(&wh);
+        assert!(after.0 == before.0, "{mode}: the bytes changed");
+        assert_eq!(after.1, before.1, "{mode}: the mtime changed");
+        assert_eq!(after.2, before.2, "{mode}: files appeared beside it");
+    }
+}
+
+#[test]
+fn a_warehouse_open_elsewhere_is_read_with_its_wal() {
+    // While another program holds a WAL-mode warehouse open, its newest rows may be in the
+    // `-wal` file only; they are read (the side files exist already, nothing new is created).
+    let dir = tempfile::tempdir().unwrap();
+    let wh = dir.path().join("live.db");
+    small_warehouse(&wh, "WAL");
+    let writer = rusqlite::Connection::open(&wh).unwrap();
+    writer.pragma_update(None, "wal_autocheckpoint", 0).unwrap();
+    writer
+        .execute_batch(
+            "INSERT INTO groups VALUES ('m4', 'u4', NULL, 'acct_3', '2024-04-01T00:00:00Z', 'Three', 'pro', 9);",
+        )
+        .unwrap();
+    assert!(dir.path().join("live.db-wal").exists());
+    assert_eq!(stats_json(&[&wh])["group_calls"], 4);
+    drop(writer);
+}

@@ -275,16 +275,53 @@ pub fn warehouse_row_json(
 }
 
 /// Opens read-only, refusing writes at the statement level too.
+///
+/// A WAL-mode file that nothing has open (no `-wal` file beside it) is opened as immutable:
+/// a plain read-only open of a WAL database creates `-wal` and `-shm` files beside it and
+/// leaves them there, and fails outright in a directory it may not write.
 fn open(path: &Path, timeout: Duration) -> Result<Connection, WarehouseError> {
     if !path.is_file() {
         return Err(WarehouseError::NotFound { path: path.into() });
     }
     let fail = |e| WarehouseError::from_sqlite(path, e);
     let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
-    let conn = Connection::open_with_flags(path, flags).map_err(fail)?;
+    let conn = match immutable_uri(path) {
+        Some(uri) => Connection::open_with_flags(uri, flags | OpenFlags::SQLITE_OPEN_URI),
+        None => Connection::open_with_flags(path, flags),
+    }
+    .map_err(fail)?;
     conn.busy_timeout(timeout).map_err(fail)?;
     conn.pragma_update(None, "query_only", true).map_err(fail)?;
     Ok(conn)
+}
+
+/// `file:…?immutable=1` for a WAL-mode SQLite file without a `-wal` file beside it (so all its
+/// data is in the file itself), else `None`.
+fn immutable_uri(path: &Path) -> Option<String> {
+    use std::io::Read;
+    let mut header = [0u8; 20];
+    std::fs::File::open(path)
+        .and_then(|mut f| f.read_exact(&mut header))
+        .ok()?;
+    // Bytes 18 and 19 are the write and read format versions: 2 means WAL.
+    if !header.starts_with(b"SQLite format 3\0") || header[18] != 2 {
+        return None;
+    }
+    let mut wal = path.as_os_str().to_owned();
+    wal.push("-wal");
+    if Path::new(&wal).exists() || !cfg!(unix) {
+        return None;
+    }
+    let mut uri = String::from("file:");
+    for &b in path.as_os_str().as_encoded_bytes() {
+        if b.is_ascii_alphanumeric() || b"/-._~".contains(&b) {
+            uri.push(char::from(b));
+        } else {
+            uri.push_str(&format!("%{b:02X}"));
+        }
+    }
+    uri.push_str("?immutable=1");
+    Some(uri)
 }
 
 /// `groups` (required, with `group_id`) and `identifies` (if present), as spelled in the file.

@@ -249,6 +249,7 @@ impl Store {
     pub fn is_store(path: impl AsRef<Path>) -> bool {
         let path = path.as_ref();
         path.is_file()
+            && has_our_application_id(path)
             && open_query_only(path)
                 .and_then(|conn| schema::inspect(&conn))
                 .is_ok_and(|shape| matches!(shape, Shape::Store(_)))
@@ -296,6 +297,18 @@ fn newer(path: &Path, found: i32) -> StoreError {
         found,
         supported: schema::SCHEMA_VERSION,
     }
+}
+
+/// Whether the SQLite header names groupscope in its application id, read from the bytes so a
+/// foreign database is not even opened by SQLite (whose read-only open of a WAL database
+/// leaves `-wal` and `-shm` files beside it).
+fn has_our_application_id(path: &Path) -> bool {
+    use std::io::Read;
+    let mut header = [0u8; 72];
+    let read = std::fs::File::open(path).and_then(|mut f| f.read_exact(&mut header));
+    read.is_ok()
+        && header.starts_with(b"SQLite format 3\0")
+        && header[68..72] == schema::APPLICATION_ID.to_be_bytes()
 }
 
 /// A read-only connection that also refuses writes at the statement level.
