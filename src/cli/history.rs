@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use clap::Args;
 use serde_json::{Map, Value, json};
 
-use super::{Common, EXIT_USAGE, load_model, origin_label};
+use super::{Common, EXIT_USAGE, json_safe, load_model, origin_label, safe};
 use crate::model::{GroupId, Model, TraitChange, TraitEntry, display_value};
 
 /// Arguments of `history`.
@@ -54,7 +54,9 @@ pub fn run(args: &HistoryArgs, common: &Common) -> anyhow::Result<ExitCode> {
     if args.json {
         println!(
             "{}",
-            serde_json::to_string_pretty(&history_json(&model, group, &entries))?
+            json_safe(serde_json::to_string_pretty(&history_json(
+                &model, group, &entries
+            ))?)
         );
     } else {
         print!("{}", history_text(&model, group, &entries));
@@ -113,7 +115,8 @@ pub fn history_json(model: &Model, group: GroupId, entries: &[&TraitEntry]) -> V
     })
 }
 
-/// The history as text.
+/// The history as text. Every id, key and value comes from event data and is printed through
+/// [`safe`], so an escape sequence in it is shown, not run by the terminal.
 pub fn history_text(model: &Model, group: GroupId, entries: &[&TraitEntry]) -> String {
     use std::fmt::Write;
     let g = model.group(group);
@@ -121,25 +124,24 @@ pub fn history_text(model: &Model, group: GroupId, entries: &[&TraitEntry]) -> S
     let name = model.group_name(group).unwrap_or_default();
     let _ = writeln!(
         out,
-        "group {} {:?}: {} calls, {} members",
-        model.str(g.id),
-        name,
+        "group {} \"{}\": {} calls, {} members",
+        safe(model.str(g.id)),
+        safe(&name),
         g.calls.len(),
         g.members.len()
     );
-    let width = g
+    let keys: Vec<String> = g
         .traits
         .iter()
-        .map(|t| model.str(t.key).chars().count())
-        .max()
-        .unwrap_or(0);
+        .map(|t| safe(model.str(t.key)).into_owned())
+        .collect();
+    let width = keys.iter().map(|k| k.chars().count()).max().unwrap_or(0);
     let _ = writeln!(out, "\ncurrent traits");
-    for t in &g.traits {
+    for (t, key) in g.traits.iter().zip(&keys) {
         let _ = writeln!(
             out,
-            "  {:width$}  {}",
-            model.str(t.key),
-            display_value(model.str(t.value))
+            "  {key:width$}  {}",
+            safe(&display_value(model.str(t.value)))
         );
     }
     let _ = writeln!(out, "\nmembers");
@@ -147,14 +149,14 @@ pub fn history_text(model: &Model, group: GroupId, entries: &[&TraitEntry]) -> S
         let _ = writeln!(
             out,
             "  {}  first {}  last {}  {} calls",
-            model.user_label(m.user),
+            safe(model.user_label(m.user)),
             m.first_seen.to_short(),
             m.last_seen.to_short(),
             m.calls
         );
     }
     for t in entries {
-        let _ = writeln!(out, "\nhistory of {}", model.str(t.key));
+        let _ = writeln!(out, "\nhistory of {}", safe(model.str(t.key)));
         for c in model.entry_changes(t) {
             let call = model.call(crate::model::CallId(c.call));
             let old = c
@@ -165,10 +167,10 @@ pub fn history_text(model: &Model, group: GroupId, entries: &[&TraitEntry]) -> S
                 out,
                 "  {}  {} → {}  by {}  ({})",
                 call.time.to_short(),
-                old,
-                display_value(model.str(c.new)),
-                model.user_label(call.user),
-                origin_label(model, call.origin)
+                safe(&old),
+                safe(&display_value(model.str(c.new))),
+                safe(model.user_label(call.user)),
+                safe(&origin_label(model, call.origin))
             );
         }
     }

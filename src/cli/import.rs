@@ -75,7 +75,7 @@ pub fn run(args: &ImportArgs, common: &Common) -> anyhow::Result<ExitCode> {
         bad
     );
     for p in &problems {
-        println!("  {p}");
+        println!("  {}", super::safe(p));
     }
     if bad as usize > problems.len() {
         println!("  … and {} more", bad as usize - problems.len());

@@ -129,7 +129,57 @@ pub fn load_model(paths: &[PathBuf], common: &Common) -> anyhow::Result<Model> {
     Ok(model?)
 }
 
+/// Text from event data or a server, made safe to print to a terminal: control characters,
+/// escape sequences and bidi overrides are shown escaped (see [`crate::ui::sanitize`]).
+pub fn safe(text: &str) -> std::borrow::Cow<'_, str> {
+    crate::ui::sanitize::display_safe(text)
+}
+
+/// JSON text for a terminal: every character a terminal could act on (C1 controls, DEL, bidi
+/// overrides, which JSON allows raw inside strings) becomes a `\u` escape. The JSON value is
+/// unchanged; the newlines of pretty-printing are kept.
+pub fn json_safe(json: String) -> String {
+    use crate::ui::sanitize::is_unsafe_char;
+    if !json.chars().any(|c| c != '\n' && is_unsafe_char(c)) {
+        return json;
+    }
+    let mut out = String::with_capacity(json.len() + 16);
+    for c in json.chars() {
+        if c != '\n' && is_unsafe_char(c) {
+            // Every unsafe character is in the Basic Multilingual Plane: one escape each.
+            out.push_str(&format!("\\u{:04x}", u32::from(c)));
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
 /// Where an event came from, for people: `file:line`, or the table and row id.
 pub fn origin_label(model: &Model, origin: crate::model::Origin) -> String {
     crate::model::origin_label(model.sources(), origin)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_for_a_terminal_keeps_its_value() {
+        let value =
+            serde_json::json!({"k\u{202e}": "a\u{1b}]0;x\u{7}b\u{9b}31m\u{7f}", "n": [1, 2]});
+        let text = json_safe(serde_json::to_string_pretty(&value).unwrap());
+        assert!(
+            !text
+                .chars()
+                .any(|c| c != '\n' && crate::ui::sanitize::is_unsafe_char(c))
+        );
+        assert!(text.contains("\\u202e") && text.contains("\\u009b") && text.contains("\\u007f"));
+        assert_eq!(
+            serde_json::from_str::<serde_json::Value>(&text).unwrap(),
+            value
+        );
+        assert_eq!(json_safe("{\n  \"a\": 1\n}".into()), "{\n  \"a\": 1\n}");
+        assert_eq!(safe("g\u{1b}[31m"), "g\\u{1b}[31m");
+    }
 }

@@ -7,7 +7,7 @@ use clap::{Args, Subcommand};
 use serde_json::json;
 
 use super::import::store_path;
-use super::{Common, EXIT_USAGE};
+use super::{Common, EXIT_USAGE, json_safe, safe};
 use crate::compose::{Draft, build_traits, parse_trait_assignment};
 use crate::config::Config;
 use crate::event::EventTime;
@@ -196,7 +196,7 @@ pub fn run_send(args: &SendArgs, common: &Common) -> anyhow::Result<ExitCode> {
         }
     };
     if args.dry_run {
-        println!("{}", serde_json::to_string_pretty(&event)?);
+        println!("{}", json_safe(serde_json::to_string_pretty(&event)?));
         return Ok(ExitCode::SUCCESS);
     }
     let mut store = Store::open(store_path(common)?)?;
@@ -225,9 +225,12 @@ pub fn run_send(args: &SendArgs, common: &Common) -> anyhow::Result<ExitCode> {
         &AtomicBool::new(false),
         &mut |a| {
             if a.next_delay.is_some() {
+                let outcome = format!("{:?}", a.outcome);
                 eprintln!(
-                    "groupscope: attempt {}/{}: {:?}",
-                    a.attempt, a.max_attempts, a.outcome
+                    "groupscope: attempt {}/{}: {}",
+                    a.attempt,
+                    a.max_attempts,
+                    safe(&outcome)
                 );
             }
         },
@@ -237,16 +240,23 @@ pub fn run_send(args: &SendArgs, common: &Common) -> anyhow::Result<ExitCode> {
 
 fn report(result: &Dispatch, message_id: &str) -> ExitCode {
     match result {
+        // The description quotes the server's answer: shown escaped, never run.
         Dispatch::Sent { .. } => {
-            println!("{} (messageId {message_id})", result.describe());
+            println!("{} (messageId {message_id})", safe(&result.describe()));
             ExitCode::SUCCESS
         }
         Dispatch::Rejected { .. } => {
-            eprintln!("groupscope: {} (messageId {message_id})", result.describe());
+            eprintln!(
+                "groupscope: {} (messageId {message_id})",
+                safe(&result.describe())
+            );
             ExitCode::from(EXIT_REJECTED)
         }
         Dispatch::Queued { .. } => {
-            eprintln!("groupscope: {} (messageId {message_id})", result.describe());
+            eprintln!(
+                "groupscope: {} (messageId {message_id})",
+                safe(&result.describe())
+            );
             ExitCode::from(EXIT_QUEUED)
         }
     }
@@ -272,7 +282,7 @@ pub fn run_outbox(args: &OutboxArgs, common: &Common) -> anyhow::Result<ExitCode
                         })
                     })
                     .collect();
-                println!("{}", serde_json::to_string_pretty(&list)?);
+                println!("{}", json_safe(serde_json::to_string_pretty(&list)?));
             } else if entries.is_empty() {
                 println!("the outbox is empty");
             } else {
@@ -282,10 +292,10 @@ pub fn run_outbox(args: &OutboxArgs, common: &Common) -> anyhow::Result<ExitCode
                         "{:>4}  {}  group {}  {} attempt{}  {}",
                         e.id,
                         EventTime::from_utc_ms(e.created_ms).to_short(),
-                        v["groupId"].as_str().unwrap_or("?"),
+                        safe(v["groupId"].as_str().unwrap_or("?")),
                         e.attempts,
                         if e.attempts == 1 { "" } else { "s" },
-                        e.last_error.as_deref().unwrap_or("not tried yet")
+                        safe(e.last_error.as_deref().unwrap_or("not tried yet"))
                     );
                 }
             }

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use clap::Args;
 use serde_json::json;
 
-use super::{Common, EXIT_BAD_INPUT, load_model};
+use super::{Common, EXIT_BAD_INPUT, json_safe, load_model, safe};
 use crate::model::{Model, problem_label};
 
 /// Arguments of `stats`.
@@ -30,7 +30,10 @@ const SHOWN_PROBLEMS: usize = 10;
 pub fn run(args: &StatsArgs, common: &Common) -> anyhow::Result<ExitCode> {
     let model = load_model(&args.paths, common)?;
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&stats_json(&model))?);
+        println!(
+            "{}",
+            json_safe(serde_json::to_string_pretty(&stats_json(&model))?)
+        );
     } else {
         print!("{}", stats_text(&model));
     }
@@ -80,7 +83,13 @@ pub fn stats_text(model: &Model) -> String {
     let sources: Vec<String> = model
         .sources()
         .iter()
-        .map(|s| format!("{} ({})", s.path.display(), s.kind.label()))
+        .map(|s| {
+            format!(
+                "{} ({})",
+                safe(&s.path.display().to_string()),
+                s.kind.label()
+            )
+        })
         .collect();
     let _ = writeln!(out, "sources      {}", sources.join(", "));
     let _ = writeln!(out, "lines        {}", c.lines);
@@ -113,7 +122,8 @@ pub fn stats_text(model: &Model) -> String {
         );
     }
     for p in model.problems().iter().take(SHOWN_PROBLEMS) {
-        let _ = writeln!(out, "  {}: {}", problem_label(model.sources(), p), p.error);
+        let line = format!("{}: {}", problem_label(model.sources(), p), p.error);
+        let _ = writeln!(out, "  {}", safe(&line));
     }
     if c.problems as usize > SHOWN_PROBLEMS {
         let _ = writeln!(
