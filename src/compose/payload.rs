@@ -46,11 +46,22 @@ impl Draft {
             .into_iter()
             .filter(Issue::is_error)
             .collect();
-        if errors.is_empty() {
-            Ok(self.build_event(now))
-        } else {
-            Err(errors)
+        if !errors.is_empty() {
+            return Err(errors);
         }
+        let event = self.build_event(now);
+        // Validation measures the event at a fixed `now` in UTC; a clock with a UTC offset (or
+        // a year past 9999) writes longer time fields, so the real event is measured again.
+        let size = serde_json::to_vec(&event).map_or(0, |bytes| bytes.len());
+        if size > MAX_EVENT_BYTES {
+            return Err(vec![Issue::error(
+                super::Field::Event,
+                format!(
+                    "the event is {size} bytes; the limit is {MAX_EVENT_BYTES} bytes (32 KB) per call"
+                ),
+            )]);
+        }
+        Ok(event)
     }
 
     /// The traits object as it would be sent. A value that fails validation is sent as its
@@ -163,6 +174,26 @@ mod tests {
         d.user_id = "user-42".into();
         d.group_id = "acct-7".into();
         d
+    }
+
+    #[test]
+    fn an_event_pushed_over_the_limit_by_the_clock_is_refused() {
+        let mut d = base();
+        d.description = "d".into();
+        let one = serde_json::to_vec(&d.to_event(now()).unwrap())
+            .unwrap()
+            .len();
+        // Exactly at the limit when measured in UTC; "+05:30" twice is 10 bytes more.
+        d.description = "d".repeat(1 + MAX_EVENT_BYTES - one);
+        let utc = d.to_event(now()).unwrap();
+        assert_eq!(serde_json::to_vec(&utc).unwrap().len(), MAX_EVENT_BYTES);
+        let local = EventTime {
+            utc_ms: now().utc_ms,
+            offset_min: 330,
+        };
+        let refused = d.to_event(local).unwrap_err();
+        assert_eq!(refused.len(), 1);
+        assert!(refused[0].message.contains("32778 bytes"), "{:?}", refused);
     }
 
     #[test]

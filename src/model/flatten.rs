@@ -26,7 +26,7 @@ pub fn flatten_traits(raw: &str, out: &mut Vec<(String, String)>) -> Result<(), 
     if let Value::Object(map) = value {
         let mut prefix = String::new();
         for (key, value) in map {
-            walk(&mut prefix, &key, value, out, start)?;
+            walk(&mut prefix, &key, value, out, start, false)?;
         }
     }
     Ok(())
@@ -38,16 +38,19 @@ fn walk(
     value: Value,
     out: &mut Vec<(String, String)>,
     start: usize,
+    nested: bool,
 ) -> Result<(), FlattenError> {
     let len = prefix.len();
-    if !prefix.is_empty() {
+    // By depth, not by an empty prefix: under a key "" the child `a` is ".a", not the top-level
+    // trait `a`.
+    if nested {
         prefix.push('.');
     }
     prefix.push_str(key);
     match value {
         Value::Object(map) if !map.is_empty() => {
             for (k, v) in map {
-                walk(prefix, &k, v, out, start)?;
+                walk(prefix, &k, v, out, start, true)?;
             }
         }
         leaf => {
@@ -144,6 +147,18 @@ mod tests {
             vec![
                 ("email".to_string(), "\"new@x.io\"".to_string()),
                 ("plan".to_string(), "\"a\"".to_string())
+            ]
+        );
+    }
+
+    #[test]
+    fn an_empty_key_does_not_merge_its_children_into_the_top_level() {
+        let got = flat(r#"{"":{"seats":1},"seats":2}"#);
+        assert_eq!(
+            got,
+            vec![
+                (".seats".to_string(), "1".to_string()),
+                ("seats".to_string(), "2".to_string())
             ]
         );
     }

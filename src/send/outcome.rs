@@ -149,6 +149,11 @@ pub fn clean_message(text: &str) -> String {
         .filter(|w| !w.is_empty())
     {
         if chars > 0 {
+            // Full already: the cut mark, not a trailing space, ends it.
+            if chars >= MAX_SERVER_MESSAGE_CHARS {
+                out.push('…');
+                return out;
+            }
             out.push(' ');
             chars += 1;
         }
@@ -319,6 +324,12 @@ mod tests {
         assert_eq!(
             clean_message(&long).chars().count(),
             MAX_SERVER_MESSAGE_CHARS + 1
+        );
+        // Words that fill it exactly: the mark follows, without a space before it.
+        let words = format!("{} more", "y".repeat(MAX_SERVER_MESSAGE_CHARS));
+        assert_eq!(
+            clean_message(&words),
+            format!("{}…", "y".repeat(MAX_SERVER_MESSAGE_CHARS))
         );
     }
 }
