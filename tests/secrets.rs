@@ -209,6 +209,11 @@ fn write_gateway_backup(path: &Path) {
         r#"{{"userId":"x<<>>x<<>>x","payload":{{"batch":null,"writeKey":"{KEY}"}},"messageId":""}}"#
     ));
     text.push('\n');
+    // A repeated key, which a strict reader refuses: still a gateway line, not an event.
+    text.push_str(&format!(
+        r#"{{"userId":"x<<>>x<<>>x","payload":{{"writeKey":null,"writeKey":"{KEY}","batch":7}},"messageId":""}}"#
+    ));
+    text.push('\n');
     let mut gz = flate2::write::GzEncoder::new(
         std::fs::File::create(path).unwrap(),
         flate2::Compression::fast(),
@@ -230,7 +235,7 @@ fn a_gateway_backup_is_read_without_ever_showing_or_storing_its_key() {
     let s: serde_json::Value = serde_json::from_slice(&stats.stdout).unwrap();
     assert_eq!(s["group_calls"], 2);
     assert_eq!(s["identify_calls"], 1);
-    assert_eq!(s["bad_lines"], 2, "the lines without a batch are reported");
+    assert_eq!(s["bad_lines"], 3, "the lines without a batch are reported");
     for args in [
         &["stats", p][..],
         &["history", p, "--group", "acct_gw"],

@@ -7,6 +7,7 @@
 pub mod time;
 
 use std::borrow::Cow;
+use std::collections::BTreeMap;
 use std::fmt;
 
 use serde::Deserialize;
@@ -141,17 +142,18 @@ fn parse_object<'a>(text: &'a str, sink: &mut dyn FnMut(Result<WireEvent<'a>, Ev
         return parse_batch(batch, sink);
     }
     if let Some(payload) = env.payload {
-        // Gateway-backup line: only `payload.batch` is read, never `payload.writeKey`.
-        match serde_json::from_str::<GatewayPayload<'a>>(payload.get()) {
-            Ok(GatewayPayload {
-                batch: Some(batch), ..
-            }) => return parse_batch(batch, sink),
-            // No usable batch: the line itself must not become an event, since its raw text
+        // Gateway-backup line: only `payload.batch` is read, never `payload.writeKey`. A map,
+        // not a struct: a repeated key must not make it unreadable and so an event.
+        if let Ok(members) =
+            serde_json::from_str::<BTreeMap<Cow<'_, str>, &'a RawValue>>(payload.get())
+            && (members.contains_key("batch") || members.contains_key("writeKey"))
+        {
+            // Without a usable batch the line itself must not become an event: its raw text
             // (stored by `import`, shown as the raw call) holds the write key.
-            Ok(GatewayPayload {
-                write_key: Some(_), ..
-            }) => return sink(Err(EventError::BatchNotArray("null or missing"))),
-            _ => {}
+            return match members.get("batch").filter(|b| b.get() != "null") {
+                Some(batch) => parse_batch(batch, sink),
+                None => sink(Err(EventError::BatchNotArray("null or missing"))),
+            };
         }
     }
     sink(env.into_event(text));
@@ -229,15 +231,6 @@ struct Envelope<'a> {
     batch: Option<&'a RawValue>,
     #[serde(borrow, default)]
     payload: Option<&'a RawValue>,
-}
-
-#[derive(Deserialize)]
-struct GatewayPayload<'a> {
-    #[serde(borrow, default)]
-    batch: Option<&'a RawValue>,
-    /// Only checked for presence: it marks the line as a gateway backup.
-    #[serde(rename = "writeKey", default)]
-    write_key: Option<de::IgnoredAny>,
 }
 
 #[derive(Deserialize)]
