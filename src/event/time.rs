@@ -40,7 +40,8 @@ impl EventTime {
     /// The common export shape (`2023-01-05T21:42:11.218Z`, or with `+05:30`) takes a fast path;
     /// anything else goes through chrono, so a date alone or a space separator also parse.
     pub fn parse(text: &str) -> Option<EventTime> {
-        parse_fast(text.as_bytes()).or_else(|| parse_slow(text.trim()))
+        parse_fast(text.as_bytes())
+            .or_else(|| parse_slow(text.trim()).filter(|t| four_digit_year(*t)))
     }
 
     /// The time as chrono sees it, in the sender's offset.
@@ -212,6 +213,15 @@ fn parse_slow(text: &str) -> Option<EventTime> {
     Some(EventTime::from_utc_ms(naive.and_utc().timestamp_millis()))
 }
 
+/// Whether the time prints with a four-digit year, as RFC 3339 requires: chrono also reads
+/// `-9999-12-3` or `+10000-01-01`, which would print as text that parses as nothing. (The fast
+/// path reads exactly four digits.)
+fn four_digit_year(t: EventTime) -> bool {
+    use chrono::Datelike;
+    t.to_datetime()
+        .is_some_and(|d| (0..=9999).contains(&d.year()))
+}
+
 fn from_fixed(dt: DateTime<FixedOffset>) -> EventTime {
     EventTime {
         utc_ms: dt.timestamp_millis(),
@@ -285,6 +295,9 @@ mod tests {
             "2023-01-05T21:42:11.Z",
             "2023-01-05T21:42:11.218+5:30",
             "２０２３-01-05T21:42:11Z",
+            // Found by fuzzing: chrono reads these, but they print as no RFC 3339 time.
+            "-9999-12-3",
+            "+10000-01-01",
         ] {
             assert_eq!(EventTime::parse(s), None, "{s:?}");
         }
