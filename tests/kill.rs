@@ -85,7 +85,9 @@ fn check_store(store: &Path) -> u64 {
     let read_only = Store::open_read_only(store).expect("the store opens read-only after a kill");
     let count = read_only.count_events().unwrap();
     drop(read_only);
-    let conn = Connection::open_with_flags(store, OpenFlags::SQLITE_OPEN_READ_WRITE).unwrap();
+    // Read-only as well: a writable connection would checkpoint the WAL on close, which is
+    // the next import's business (and costs a sync per run).
+    let conn = Connection::open_with_flags(store, OpenFlags::SQLITE_OPEN_READ_ONLY).unwrap();
     let check: Vec<String> = conn
         .prepare("PRAGMA integrity_check")
         .unwrap()
@@ -189,12 +191,13 @@ fn an_import_into_a_full_store_killed_at_random_points_adds_all_or_none() {
     let dir = tempfile::tempdir().unwrap();
     let mut rng = Rng(0x2545_f491_4f6c_dd1d);
     let store = dir.path().join("store.db");
-    timed_import(dir.path(), &store, 100);
-    let calibration = timed_import(dir.path(), &store, 101);
+    // The first import fills the store and times an import (the kills below hit imports into
+    // a store that holds events: unique-index conflict checks instead of bulk mode).
+    let calibration = timed_import(dir.path(), &store, 100);
     let mut count = check_store(&store);
-    assert_eq!(count, 2 * EVENTS as u64);
+    assert_eq!(count, EVENTS as u64);
     let mut outcomes = Vec::new();
-    for run in 102..116 {
+    for run in 101..115 {
         let delay = calibration.mul_f64(0.02 + 0.93 * rng.next_unit());
         let outcome = killed_import(dir.path(), &store, run, delay, count);
         if outcome == Complete {
