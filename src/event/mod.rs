@@ -178,6 +178,18 @@ fn parse_items<'a>(
     }
 }
 
+/// The top-level members of a JSON object, as `(key, raw value)` text in order. Returns `false`
+/// when the quick scan cannot vouch for them (a key with escapes, deep nesting, not one valid
+/// object); the caller then reads the object with serde_json.
+pub fn object_members<'a>(object: &'a str, out: &mut Vec<(&'a str, &'a str)>) -> bool {
+    let start = out.len();
+    let ok = scan::members(object, out).is_some();
+    if !ok {
+        out.truncate(start);
+    }
+    ok
+}
+
 /// A short name for the JSON type of a raw value, for messages.
 pub fn json_type(v: &RawValue) -> &'static str {
     match v.get().as_bytes().first() {

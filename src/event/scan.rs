@@ -109,6 +109,56 @@ pub(super) fn object<'a>(
     }
 }
 
+/// Scans the object `text` and appends every top-level member as `(key, raw value)`, in
+/// order. `None` (with `out` partly filled) when a key has escapes or the text is not one
+/// object the fast path can vouch for.
+pub(super) fn members<'a>(text: &'a str, out: &mut Vec<(&'a str, &'a str)>) -> Option<()> {
+    let mut c = Cursor {
+        b: text.as_bytes(),
+        i: 0,
+    };
+    if c.peek()? != b'{' {
+        return None;
+    }
+    c.i += 1;
+    c.ws();
+    if c.peek()? == b'}' {
+        c.i += 1;
+        return c.at_end();
+    }
+    loop {
+        if c.peek()? != b'"' {
+            return None;
+        }
+        let ks = c.i + 1;
+        if c.string()? {
+            return None;
+        }
+        let key = text.get(ks..c.i - 1)?;
+        c.ws();
+        if c.peek()? != b':' {
+            return None;
+        }
+        c.i += 1;
+        c.ws();
+        let vs = c.i;
+        c.value()?;
+        out.push((key, text.get(vs..c.i)?));
+        c.ws();
+        match c.peek()? {
+            b',' => {
+                c.i += 1;
+                c.ws();
+            }
+            b'}' => {
+                c.i += 1;
+                return c.at_end();
+            }
+            _ => return None,
+        }
+    }
+}
+
 /// Checks that `text` is exactly one valid JSON value (no surrounding whitespace), by the same
 /// rules as [`object`]. Used by tests and by callers that need only validation.
 #[cfg(test)]
@@ -461,6 +511,20 @@ mod tests {
         assert_eq!(scan(&deep), None);
         let ok_deep = format!(r#"{{"b":{}{}}}"#, "[".repeat(60), "]".repeat(60));
         assert!(scan(&ok_deep).is_some());
+    }
+
+    #[test]
+    fn members_come_in_order_with_raw_values() {
+        let mut out = Vec::new();
+        assert!(members(r#"{"b":{"x":[1]},"a":"s","b":null}"#, &mut out).is_some());
+        assert_eq!(
+            out,
+            vec![("b", r#"{"x":[1]}"#), ("a", r#""s""#), ("b", "null")]
+        );
+        out.clear();
+        assert!(members("{}", &mut out).is_some());
+        assert!(out.is_empty());
+        assert!(members(r#"{"\u0061":1}"#, &mut out).is_none());
     }
 
     #[test]
