@@ -688,7 +688,16 @@ mod tests {
     }
 
     proptest::proptest! {
-        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(3000))]
+        // Failing seeds are kept under tests/ (the crate's top level stays as it is).
+        #![proptest_config(proptest::prelude::ProptestConfig {
+            cases: 3000,
+            failure_persistence: Some(Box::new(
+                proptest::test_runner::FileFailurePersistence::Direct(
+                    "tests/proptest-regressions/event-fast-path.txt",
+                ),
+            )),
+            ..proptest::prelude::ProptestConfig::default()
+        })]
         #[test]
         fn fast_and_slow_envelopes_agree(
             fields in proptest::collection::vec((0usize..16, 0usize..14), 0..8),
