@@ -1,0 +1,252 @@
+//! Search: the query being typed, and the [`Filter`] it compiles to.
+//!
+//! A filter matches user ids (userId and anonymousIds), group ids and names, and current trait
+//! keys and values. It is computed once per query over the whole model (a flag per group and per
+//! user), so narrowing the tree and highlighting rows stay cheap however big the input is.
+//! Matching is smart-case: a query with no capital letters ignores ASCII case.
+
+use std::ops::Range;
+
+use crate::model::{GroupId, Model, TraitEntry, UserId};
+
+/// How a node relates to the query.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Hit {
+    /// Neither it nor anything below it matches.
+    None,
+    /// Something below it matches (a trait, a member), not its own label.
+    Within,
+    /// Its own label matches: everything below it is shown.
+    Direct,
+}
+
+/// A compiled query.
+#[derive(Debug, Clone)]
+pub struct Filter {
+    query: String,
+    needle: Vec<u8>,
+    ignore_case: bool,
+    groups: Vec<Hit>,
+    users: Vec<Hit>,
+}
+
+impl Filter {
+    /// Compiles `query` against every group and user of `model`.
+    pub fn new(model: &Model, query: &str) -> Filter {
+        let ignore_case = !query.chars().any(char::is_uppercase);
+        let needle = if ignore_case {
+            query.to_ascii_lowercase().into_bytes()
+        } else {
+            query.as_bytes().to_vec()
+        };
+        let mut filter = Filter {
+            query: query.to_string(),
+            needle,
+            ignore_case,
+            groups: Vec::new(),
+            users: Vec::new(),
+        };
+        let user_direct: Vec<bool> = (0..model.users().len())
+            .map(|u| filter.user_ids_match(model, UserId(u as u32)))
+            .collect();
+        filter.groups = (0..model.groups().len())
+            .map(|g| {
+                let g = GroupId(g as u32);
+                let group = model.group(g);
+                if filter.matches(model.str(group.id))
+                    || model.group_name(g).is_some_and(|n| filter.matches(&n))
+                {
+                    Hit::Direct
+                } else if group.traits.iter().any(|t| filter.trait_matches(model, t))
+                    || model
+                        .members(g)
+                        .iter()
+                        .any(|m| user_direct[m.user.0 as usize])
+                {
+                    Hit::Within
+                } else {
+                    Hit::None
+                }
+            })
+            .collect();
+        filter.users = (0..model.users().len())
+            .map(|u| {
+                if user_direct[u] {
+                    Hit::Direct
+                } else if model
+                    .user_groups(UserId(u as u32))
+                    .any(|m| filter.groups[m.group.0 as usize] != Hit::None)
+                {
+                    Hit::Within
+                } else {
+                    Hit::None
+                }
+            })
+            .collect();
+        filter
+    }
+
+    /// The query as typed.
+    pub fn query(&self) -> &str {
+        &self.query
+    }
+
+    /// How a group relates to the query.
+    pub fn group(&self, id: GroupId) -> Hit {
+        self.groups.get(id.0 as usize).copied().unwrap_or(Hit::None)
+    }
+
+    /// How a user relates to the query.
+    pub fn user(&self, id: UserId) -> Hit {
+        self.users.get(id.0 as usize).copied().unwrap_or(Hit::None)
+    }
+
+    /// Whether the user's own ids match (not its groups).
+    pub fn user_direct(&self, id: UserId) -> bool {
+        self.user(id) == Hit::Direct
+    }
+
+    /// Whether a trait's key or current value matches.
+    pub fn trait_matches(&self, model: &Model, entry: &TraitEntry) -> bool {
+        self.matches(model.str(entry.key)) || self.matches(model.str(entry.value))
+    }
+
+    /// Groups that match or hold a match.
+    pub fn group_count(&self) -> usize {
+        self.groups.iter().filter(|h| **h != Hit::None).count()
+    }
+
+    /// Whether `text` contains the query.
+    pub fn matches(&self, text: &str) -> bool {
+        self.find(text.as_bytes(), 0).is_some()
+    }
+
+    /// Byte ranges of every (non-overlapping) match in `text`, for highlighting.
+    pub fn ranges(&self, text: &str) -> Vec<Range<usize>> {
+        let mut out = Vec::new();
+        let mut from = 0;
+        while let Some(at) = self.find(text.as_bytes(), from) {
+            out.push(at..at + self.needle.len());
+            from = at + self.needle.len().max(1);
+        }
+        out
+    }
+
+    fn user_ids_match(&self, model: &Model, id: UserId) -> bool {
+        let user = model.user(id);
+        user.user_id.is_some_and(|s| self.matches(model.str(s)))
+            || user
+                .anonymous_ids
+                .iter()
+                .any(|&a| self.matches(model.str(a)))
+    }
+
+    /// The first match at or after `from`. Folding ASCII case only keeps byte offsets valid.
+    fn find(&self, hay: &[u8], from: usize) -> Option<usize> {
+        let n = &self.needle;
+        if n.is_empty() || hay.len() < n.len() || from > hay.len() - n.len() {
+            return None;
+        }
+        if !self.ignore_case {
+            return memchr::memmem::find(&hay[from..], n).map(|i| i + from);
+        }
+        let first = n[0];
+        let upper = first.to_ascii_uppercase();
+        let last_start = hay.len() - n.len();
+        let mut i = from;
+        while i <= last_start {
+            let rest = &hay[i..=last_start];
+            let step = memchr::memchr2(first, upper, rest)?;
+            let at = i + step;
+            if hay[at..at + n.len()].eq_ignore_ascii_case(n) {
+                return Some(at);
+            }
+            i = at + 1;
+        }
+        None
+    }
+}
+
+/// The search line: what is being typed and whether typing goes to it.
+#[derive(Debug, Clone, Default)]
+pub struct SearchInput {
+    /// The text typed so far.
+    pub text: String,
+    /// Whether keys go to the input (between `/` and Enter or Esc).
+    pub editing: bool,
+}
+
+impl SearchInput {
+    /// Starts typing a new query, keeping the old text so it can be edited.
+    pub fn start(&mut self) {
+        self.editing = true;
+    }
+
+    /// Adds a typed character.
+    pub fn push(&mut self, c: char) {
+        self.text.push(c);
+    }
+
+    /// Removes the last character; `false` when there was none.
+    pub fn pop(&mut self) -> bool {
+        self.text.pop().is_some()
+    }
+
+    /// Stops typing, keeping the text.
+    pub fn finish(&mut self) {
+        self.editing = false;
+    }
+
+    /// Forgets the query.
+    pub fn clear(&mut self) {
+        self.text.clear();
+        self.editing = false;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ui::testdata::model;
+
+    #[test]
+    fn smart_case_and_ranges() {
+        let m = model();
+        let f = Filter::new(&m, "acme");
+        assert!(f.matches("ACME Corp"));
+        assert_eq!(f.ranges("Acme and acme"), vec![0..4, 9..13]);
+        let f = Filter::new(&m, "Acme");
+        assert!(!f.matches("acme corp"));
+        assert!(f.matches("The Acme"));
+        assert_eq!(f.ranges("Zürich Acme"), vec![8..12]);
+        assert!(Filter::new(&m, "").ranges("abc").is_empty());
+    }
+
+    #[test]
+    fn groups_and_users_hit_by_id_name_trait_or_member() {
+        let m = model();
+        let acme = m.find_group("g-acme").unwrap();
+        let globex = m.find_group("g-globex").unwrap();
+        let alice = m.find_user("alice").unwrap();
+        let bob = m.find_user("bob").unwrap();
+
+        let f = Filter::new(&m, "globex");
+        assert_eq!(f.group(globex), Hit::Direct);
+        assert_eq!(f.group(acme), Hit::None);
+        assert_eq!(f.user(bob), Hit::Within);
+        assert_eq!(f.user(alice), Hit::None);
+
+        // A trait value: acme's plan is "enterprise" now.
+        let f = Filter::new(&m, "enterprise");
+        assert_eq!(f.group(acme), Hit::Within);
+        assert_eq!(f.group(globex), Hit::None);
+        assert_eq!(f.user(alice), Hit::Within);
+
+        // A user id: alice is a member of acme only.
+        let f = Filter::new(&m, "alice");
+        assert_eq!(f.user(alice), Hit::Direct);
+        assert_eq!(f.group(acme), Hit::Within);
+        assert_eq!(f.group(globex), Hit::None);
+        assert_eq!(f.group_count(), 1);
+    }
+}
