@@ -6,6 +6,7 @@
 //! to a data plane; [`ui`] draws the model and never does I/O on its own thread.
 
 pub mod cli;
+pub mod compose;
 pub mod config;
 pub mod event;
 pub mod model;

@@ -103,6 +103,15 @@ pub fn stats_text(model: &Model) -> String {
         let _ = writeln!(out, "time range   {} … {}", a.to_rfc3339(), b.to_rfc3339());
     }
     let _ = writeln!(out, "bad lines    {}", c.bad_lines);
+    if std::env::var_os("GROUPSCOPE_DEBUG").is_some() {
+        let _ = writeln!(
+            out,
+            "model        {} snapshots, {} strings-ish, ~{} MB heap",
+            model.snapshot_count(),
+            model.calls().len(),
+            model.heap_bytes() >> 20
+        );
+    }
     for p in model.problems().iter().take(SHOWN_PROBLEMS) {
         let _ = writeln!(out, "  {}: {}", problem_label(model.sources(), p), p.error);
     }

@@ -15,12 +15,12 @@ use crate::event::{EventKind, EventTime};
 /// A group or identify call before users are resolved.
 #[derive(Debug, Clone, Copy)]
 struct PendingCall {
+    // Input order is the order of the vector itself (sorts below are stable).
     user_id: Option<Sym>,
     anonymous_id: Option<Sym>,
     group_id: Sym,
     time: EventTime,
     received_ms: i64,
-    seq: u32,
     snapshot: u32,
     origin: super::Origin,
     mark: CallMark,
@@ -43,7 +43,6 @@ pub struct ModelBuilder {
     problem_lines: HashSet<(u16, u64)>,
     counts: Counts,
     time_range: Option<(EventTime, EventTime)>,
-    seq: u32,
 }
 
 impl ModelBuilder {
@@ -133,11 +132,11 @@ impl ModelBuilder {
         snaps: &[u32],
         mark: CallMark,
     ) {
-        if let Some(m) = ev.message {
-            if !self.messages.insert(m) {
-                self.counts.duplicates += 1;
-                return;
-            }
+        if let Some(m) = ev.message
+            && !self.messages.insert(m)
+        {
+            self.counts.duplicates += 1;
+            return;
         }
         self.counts.events += 1;
         let user_id = ev.user_id.map(map);
@@ -151,8 +150,6 @@ impl ModelBuilder {
                 Some((lo, hi)) => (lo.min(t), hi.max(t)),
             });
         }
-        let seq = self.seq;
-        self.seq = self.seq.wrapping_add(1);
         let pending = |group_id: Sym| PendingCall {
             user_id,
             anonymous_id,
@@ -160,7 +157,6 @@ impl ModelBuilder {
             // No usable time at all: order by receipt, then input order.
             time: ev.time.unwrap_or_default(),
             received_ms: ev.received_ms,
-            seq,
             snapshot: ev.snapshot.map_or(0, |s| snaps[s as usize]),
             origin: ev.origin,
             mark,
@@ -185,17 +181,20 @@ impl ModelBuilder {
             strings,
             sources,
             snapshots,
-            mut group_calls,
-            mut identify_calls,
+            group_calls,
+            identify_calls,
             links,
             problems,
             counts,
             time_range,
+            messages,
             ..
         } = self;
+        drop(messages);
+        const NONE: u32 = u32::MAX;
 
         // Users: keyed by userId, else by the userId an event linked the anonymousId to,
-        // else by the anonymousId.
+        // else by the anonymousId. `user_slot[sym]` is the user a key symbol names.
         let user_key = |c: &PendingCall| -> (Sym, bool) {
             match (c.user_id, c.anonymous_id) {
                 (Some(u), _) => (u, true),
@@ -206,22 +205,24 @@ impl ModelBuilder {
                 (None, None) => (Sym::default(), false),
             }
         };
-        let mut keys: HashMap<Sym, bool> = HashMap::new();
+        let mut user_slot = vec![NONE; strings.len()];
+        let mut ordered: Vec<(Sym, bool)> = Vec::new();
         for c in group_calls.iter().chain(identify_calls.iter()) {
             let (k, identified) = user_key(c);
-            keys.insert(k, identified);
+            if user_slot[k.0 as usize] == NONE {
+                user_slot[k.0 as usize] = 0;
+                ordered.push((k, identified));
+            }
         }
-        let mut ordered: Vec<(Sym, bool)> = keys.into_iter().collect();
         // Identified users first, each part sorted by its id text.
         ordered.sort_by(|a, b| {
             b.1.cmp(&a.1)
                 .then_with(|| strings.get(a.0).cmp(strings.get(b.0)))
         });
-        let user_of: HashMap<Sym, UserId> = ordered
-            .iter()
-            .enumerate()
-            .map(|(i, (k, _))| (*k, UserId(i as u32)))
-            .collect();
+        for (i, (k, _)) in ordered.iter().enumerate() {
+            user_slot[k.0 as usize] = i as u32;
+        }
+        let user_of = |c: &PendingCall| UserId(user_slot[user_key(c).0.0 as usize]);
         let mut users: Vec<User> = ordered
             .iter()
             .map(|&(k, identified)| User {
@@ -233,32 +234,34 @@ impl ModelBuilder {
             })
             .collect();
         for c in group_calls.iter().chain(identify_calls.iter()) {
-            if let (Some(a), (k, true)) = (c.anonymous_id, user_key(c)) {
-                let u = &mut users[user_of[&k].0 as usize];
+            if let (Some(a), (_, true)) = (c.anonymous_id, user_key(c)) {
+                let u = &mut users[user_of(c).0 as usize];
                 if !u.anonymous_ids.contains(&a) {
                     u.anonymous_ids.push(a);
                 }
             }
         }
 
-        // Groups sorted by id; calls by group, then time, receipt, input order.
-        let mut group_ids: Vec<Sym> = group_calls.iter().map(|c| c.group_id).collect();
+        // Groups sorted by id text.
+        let mut group_slot = vec![NONE; strings.len()];
+        let mut group_ids: Vec<Sym> = Vec::new();
+        for c in &group_calls {
+            if group_slot[c.group_id.0 as usize] == NONE {
+                group_slot[c.group_id.0 as usize] = 0;
+                group_ids.push(c.group_id);
+            }
+        }
         group_ids.sort_unstable_by(|a, b| strings.get(*a).cmp(strings.get(*b)));
-        group_ids.dedup();
-        let group_of: HashMap<Sym, GroupId> = group_ids
-            .iter()
-            .enumerate()
-            .map(|(i, &g)| (g, GroupId(i as u32)))
-            .collect();
-        let order = |c: &PendingCall| (c.time.utc_ms, c.received_ms, c.seq);
-        group_calls.sort_unstable_by_key(|c| (group_of[&c.group_id], order(c)));
-        identify_calls.sort_unstable_by_key(|c| (user_of[&user_key(c).0], order(c)));
+        for (i, g) in group_ids.iter().enumerate() {
+            group_slot[g.0 as usize] = i as u32;
+        }
 
-        let calls: Vec<GroupCall> = group_calls
+        // Calls by group, then time, then receipt; a stable sort keeps input order for ties.
+        let mut calls: Vec<GroupCall> = group_calls
             .iter()
             .map(|c| GroupCall {
-                group: group_of[&c.group_id],
-                user: user_of[&user_key(c).0],
+                group: GroupId(group_slot[c.group_id.0 as usize]),
+                user: user_of(c),
                 time: c.time,
                 received_ms: c.received_ms,
                 snapshot: c.snapshot,
@@ -267,10 +270,11 @@ impl ModelBuilder {
             })
             .collect();
         drop(group_calls);
-        let identifies: Vec<IdentifyCall> = identify_calls
+        calls.sort_by_key(|c| (c.group, c.time.utc_ms, c.received_ms));
+        let mut identifies: Vec<IdentifyCall> = identify_calls
             .iter()
             .map(|c| IdentifyCall {
-                user: user_of[&user_key(c).0],
+                user: user_of(c),
                 time: c.time,
                 received_ms: c.received_ms,
                 snapshot: c.snapshot,
@@ -278,6 +282,9 @@ impl ModelBuilder {
             })
             .collect();
         drop(identify_calls);
+        drop(user_slot);
+        drop(group_slot);
+        identifies.sort_by_key(|c| (c.user, c.time.utc_ms, c.received_ms));
 
         let mut changes = Vec::new();
         let mut memberships = Vec::new();

@@ -415,6 +415,11 @@ impl Model {
             .map(|&(k, v)| (self.str(k), self.str(v)))
     }
 
+    /// How many distinct trait snapshots the model holds.
+    pub fn snapshot_count(&self) -> usize {
+        self.snapshots.len()
+    }
+
     /// Approximate heap bytes used by the model.
     pub fn heap_bytes(&self) -> usize {
         use std::mem::size_of;

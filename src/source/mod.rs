@@ -204,8 +204,18 @@ pub fn load(
     progress: &mut dyn FnMut(&LoadProgress),
 ) -> Result<Model, LoadError> {
     let mut builder = ModelBuilder::new();
+    let started = std::time::Instant::now();
     load_into(&mut builder, paths, options, progress)?;
-    Ok(builder.finish())
+    let read = started.elapsed();
+    let model = builder.finish();
+    if std::env::var_os("GROUPSCOPE_DEBUG").is_some() {
+        eprintln!(
+            "groupscope: read {:.3}s, finish {:.3}s",
+            read.as_secs_f64(),
+            (started.elapsed() - read).as_secs_f64()
+        );
+    }
+    Ok(model)
 }
 
 /// Like [`load`], adding to an existing builder.
