@@ -1,5 +1,6 @@
 //! The command line: argument parsing and the headless commands.
 
+pub mod explore;
 mod history;
 mod stats;
 
@@ -29,6 +30,13 @@ pub struct Cli {
     /// Options shared by every command.
     #[command(flatten)]
     pub common: Common,
+    /// Explorer: don't capture the mouse, so the terminal's own text selection works
+    /// (overrides `mouse` in the config).
+    #[arg(long)]
+    pub no_mouse: bool,
+    /// Explorer: colour theme, overriding the config (`NO_COLOR` still wins).
+    #[arg(long, value_name = "THEME", value_parser = ["dark", "light"])]
+    pub theme: Option<String>,
 }
 
 /// Options shared by every command.
@@ -63,14 +71,7 @@ pub fn main() -> ExitCode {
     let result = match cli.command {
         Some(Command::Stats(args)) => stats::run(&args, &cli.common),
         Some(Command::History(args)) => history::run(&args, &cli.common),
-        None => {
-            let args = stats::StatsArgs {
-                paths: cli.paths,
-                json: false,
-                strict: false,
-            };
-            stats::run(&args, &cli.common)
-        }
+        None => explore::run_explorer(cli.paths, &cli.common, cli.no_mouse, cli.theme.as_deref()),
     };
     match result {
         Ok(code) => code,

@@ -199,11 +199,7 @@ impl App {
                 if let Some(first) = problems.first() {
                     let at = crate::model::problem_label(model.sources(), first);
                     self.status.set(
-                        format!(
-                            "{} problems; first at {at}: {} (groupscope stats lists them)",
-                            model.counts().problems,
-                            first.error
-                        ),
+                        format!("first problem at {at}: {}", first.error),
                         Level::Warning,
                     );
                 }

@@ -16,6 +16,7 @@ pub mod theme;
 
 pub mod app;
 pub mod detail;
+pub mod run;
 pub mod search;
 pub mod status;
 pub mod text;

@@ -2,6 +2,7 @@
 //! user's groups and identify traits; a call's origin and raw JSON.
 
 use crate::model::{CallId, GroupId, Model, UserId, origin_label};
+use crate::ui::tree::label::{plural, short_origin};
 
 use super::{LIST_CAP, Raw, json};
 use crate::ui::text::{Piece, TextLine, Tone, data, fit, safe, ui};
@@ -40,9 +41,9 @@ pub fn group_lines(model: &Model, g: GroupId) -> Vec<TextLine> {
         .map(|t| format!(" · last change {}", t.to_short()))
         .unwrap_or_default();
     out.push(vec![dim(format!(
-        "{} members · {} calls{last}",
-        group.members.len(),
-        group.calls.len()
+        "{} · {}{last}",
+        plural(group.members.len(), "member", "members"),
+        plural(group.calls.len(), "call", "calls")
     ))]);
 
     let keys: Vec<(&str, &str)> = group
@@ -119,10 +120,10 @@ pub fn group_lines(model: &Model, g: GroupId) -> Vec<TextLine> {
         let mut line = vec![ui("  ", Tone::Plain)];
         line.extend(user_title(model, ms.user));
         line.push(dim(format!(
-            "  · {} → {} · {} calls",
+            "  · {} → {} · {}",
             ms.first_seen.to_short(),
             ms.last_seen.to_short(),
-            ms.calls
+            plural(ms.calls as usize, "call", "calls")
         )));
         out.push(line);
     }
@@ -139,9 +140,9 @@ pub fn group_lines(model: &Model, g: GroupId) -> Vec<TextLine> {
             ui("  ", Tone::Plain),
             data(model.user_label(call.user), Tone::Plain),
             dim(format!(
-                "  · {} traits · {}",
-                model.snapshot(call.snapshot).len(),
-                safe(&origin_label(model.sources(), call.origin))
+                "  · {} · {}",
+                plural(model.snapshot(call.snapshot).len(), "trait", "traits"),
+                short_origin(model, call.origin)
             )),
         ]);
     }
@@ -211,8 +212,8 @@ pub fn trait_lines(model: &Model, g: GroupId, e: u32, mark: Option<u32>) -> Vec<
     out[0].extend(group_title(model, g));
     out.push(vec![]);
     out.push(heading(format!(
-        "History ({} changes, oldest first)",
-        changes.len()
+        "History ({}, oldest first)",
+        plural(changes.len(), "change", "changes")
     )));
     let rows: Vec<(String, String, &crate::model::GroupCall, usize)> = changes
         .iter()
@@ -281,10 +282,7 @@ pub fn trait_lines(model: &Model, g: GroupId, e: u32, mark: Option<u32>) -> Vec<
             text: fit(&safe(model.user_label(call.user)), user_width),
             tone: Tone::Plain,
         });
-        line.push(dim(format!(
-            "  {}",
-            safe(&origin_label(model.sources(), call.origin))
-        )));
+        line.push(dim(format!("  {}", short_origin(model, call.origin))));
         out.push(line);
     }
     out
@@ -321,10 +319,10 @@ pub fn user_lines(model: &Model, u: UserId) -> Vec<TextLine> {
         let mut line = vec![ui("  ", Tone::Plain)];
         line.extend(group_title(model, ms.group));
         line.push(dim(format!(
-            "  · {} → {} · {} calls",
+            "  · {} → {} · {}",
             ms.first_seen.to_short(),
             ms.last_seen.to_short(),
-            ms.calls
+            plural(ms.calls as usize, "call", "calls")
         )));
         out.push(line);
     }
@@ -383,10 +381,7 @@ pub fn user_lines(model: &Model, u: UserId) -> Vec<TextLine> {
             line.extend(o);
             line.push(dim(" → "));
             line.extend(n);
-            line.push(dim(format!(
-                "  {}",
-                safe(&origin_label(model.sources(), call.origin))
-            )));
+            line.push(dim(format!("  {}", short_origin(model, call.origin))));
             out.push(line);
         }
     }

@@ -28,6 +28,51 @@ pub fn is_reserved(key: &str) -> bool {
     RESERVED_GROUP_TRAITS.contains(&head) && (head == "address" || head == key)
 }
 
+/// Where a trait sorts: reserved traits in the spec's order (address parts together), then
+/// custom traits by key.
+pub fn trait_rank(key: &str) -> (usize, &str) {
+    let head = key.split('.').next().unwrap_or(key);
+    let rank = match RESERVED_GROUP_TRAITS.iter().position(|r| *r == head) {
+        Some(i) if is_reserved(key) => i,
+        _ => RESERVED_GROUP_TRAITS.len(),
+    };
+    (rank, key)
+}
+
+/// The indexes of a group's traits in display order (see [`trait_rank`]).
+pub fn trait_order(model: &Model, g: GroupId) -> Vec<u32> {
+    let traits = &model.group(g).traits;
+    let mut order: Vec<u32> = (0..traits.len() as u32).collect();
+    order.sort_by_key(|&i| trait_rank(model.str(traits[i as usize].key)));
+    order
+}
+
+/// Where a call came from, short enough for a table column: the file name and line, or the
+/// row of a database.
+pub fn short_origin(model: &Model, origin: crate::model::Origin) -> String {
+    let full = crate::model::origin_label(model.sources(), origin);
+    let Some(src) = model.sources().get(origin.source as usize) else {
+        return safe(&full).into_owned();
+    };
+    let name = src
+        .path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| src.path.display().to_string());
+    let short = match src.kind {
+        crate::model::SourceKind::Store | crate::model::SourceKind::Warehouse => full
+            .rsplit_once(' ')
+            .map_or(full.clone(), |(_, row)| format!("row {row}")),
+        _ => format!("{name}:{}", origin.line),
+    };
+    safe(&short).into_owned()
+}
+
+/// `n thing` or `n things`.
+pub fn plural(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
 /// A group as `name  id`, or just the id when it has no name.
 pub fn group_title(model: &Model, g: GroupId) -> TextLine {
     let id = model.str(model.group(g).id);
@@ -63,10 +108,6 @@ pub fn user_title(model: &Model, u: UserId) -> TextLine {
 /// A value as shown in one cell: strings without quotes, made safe.
 pub fn value_text(json: &str) -> String {
     safe(&display_value(json)).into_owned()
-}
-
-fn plural(n: usize, one: &str, many: &str) -> String {
-    format!("{n} {}", if n == 1 { one } else { many })
 }
 
 /// The text of a row for `node`.
