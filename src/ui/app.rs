@@ -120,6 +120,11 @@ impl App {
         self.model.as_ref()
     }
 
+    /// How loading stands.
+    pub fn load_state(&self) -> &LoadState {
+        &self.load
+    }
+
     /// The tree pane, once a model is loaded.
     pub fn tree(&self) -> Option<&TreePane> {
         self.tree.as_ref()
@@ -210,10 +215,8 @@ impl App {
                 self.model = Some(model);
                 self.load = LoadState::Loaded;
             }
-            Err(e) => {
-                self.status.set(e.to_string(), Level::Error);
-                self.load = LoadState::Failed(e.to_string());
-            }
+            // The status bar shows the failure from the load state; no second copy.
+            Err(e) => self.load = LoadState::Failed(e.to_string()),
         }
     }
 
@@ -373,13 +376,11 @@ impl App {
                     .set(format!("groups sorted by {}", sort.label()), Level::Info);
             }
             Action::NextMatch | Action::PrevMatch => {
-                let tree = pane.tree_mut();
-                match tree.next_match(ctx, action == Action::NextMatch) {
-                    Some(i) => tree.select(i),
-                    None if self.filter.is_none() => {
-                        self.status.set("no search: press / to search", Level::Info)
-                    }
-                    None => self.status.set("no more matches", Level::Info),
+                let found = pane.tree_mut().seek_match(ctx, action == Action::NextMatch);
+                if self.filter.is_none() {
+                    self.status.set("no search: press / to search", Level::Info);
+                } else if !found {
+                    self.status.set("no matches", Level::Info);
                 }
             }
             _ => {
@@ -470,19 +471,15 @@ impl App {
     /// The actions the hint line offers for the focused pane.
     fn hint_actions(&self) -> &'static [Action] {
         if self.help.is_some() {
-            return &[Action::Help, Action::Up, Action::Down];
+            return &[Action::Back, Action::Up, Action::Down];
         }
         match (self.focus, self.model.is_some()) {
             (_, false) => &[Action::Help, Action::Quit],
             (Focus::Tree, true) => &[
-                Action::Down,
-                Action::Up,
                 Action::Right,
                 Action::Left,
-                Action::NextPane,
                 Action::Search,
-                Action::ViewUsers,
-                Action::ViewGroups,
+                Action::NextPane,
                 Action::Sort,
                 Action::Copy,
                 Action::Help,
@@ -494,6 +491,7 @@ impl App {
                 Action::PageDown,
                 Action::PageUp,
                 Action::NextPane,
+                Action::Back,
                 Action::Copy,
                 Action::Help,
                 Action::Quit,
@@ -533,7 +531,10 @@ impl App {
             let matches = self
                 .filter
                 .as_ref()
-                .map(|f| format!("   {} groups match", f.group_count()))
+                .map(|f| {
+                    let n = f.group_count();
+                    format!("   {n} group{} match", if n == 1 { "" } else { "s" })
+                })
                 .unwrap_or_default();
             Line::from(vec![
                 Span::styled("/", self.theme.hint_key),
@@ -543,7 +544,8 @@ impl App {
                 Span::styled("   enter keep · esc clear", self.theme.hint_label),
             ])
         } else {
-            hint_line(&self.keymap.hints(self.hint_actions()), &self.theme)
+            let hints = fit_hints(self.keymap.hints(self.hint_actions()), status.width);
+            hint_line(&hints, &self.theme)
         };
         self.status.draw(
             frame,
@@ -596,4 +598,22 @@ impl App {
             area,
         );
     }
+}
+
+/// Drops hints from the end (keeping help and quit, which come last) until the line fits.
+fn fit_hints(mut hints: Vec<(String, &'static str)>, width: u16) -> Vec<(String, &'static str)> {
+    let len = |h: &[(String, &str)]| -> usize {
+        h.iter()
+            .map(|(k, l)| k.chars().count() + l.chars().count() + 3)
+            .sum::<usize>()
+    };
+    let keep = hints
+        .iter()
+        .rev()
+        .take_while(|(_, l)| *l == Action::Help.label() || *l == Action::Quit.label())
+        .count();
+    while len(&hints) > width as usize && hints.len() > keep {
+        hints.remove(hints.len() - keep - 1);
+    }
+    hints
 }

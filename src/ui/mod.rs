@@ -23,4 +23,8 @@ pub mod text;
 pub mod tree;
 
 #[cfg(test)]
+mod screens;
+#[cfg(test)]
+mod scripted;
+#[cfg(test)]
 mod testdata;

@@ -5,7 +5,18 @@
 use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
 
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+
+use super::app::{App, Effect, Message};
+use super::keymap::{KeyCombo, Keymap};
+use super::status::LoadState;
+use super::text::plain;
+use super::theme::Theme;
+use super::tree::Node;
 use crate::model::{Model, ModelBuilder, SourceInfo, SourceKind};
+use crate::source::read_raw;
 
 /// The input, one event per line.
 pub const EVENTS: &str = concat!(
@@ -47,6 +58,109 @@ pub fn model_from(text: &str) -> Model {
 /// The model of [`EVENTS`].
 pub fn model() -> Model {
     model_from(EVENTS)
+}
+
+/// Drives an [`App`] the way the event loop does, on a [`TestBackend`] of a fixed size.
+pub struct Harness {
+    /// The app under test.
+    pub app: App,
+    /// The screen.
+    pub terminal: Terminal<TestBackend>,
+    /// Every effect the app asked for, in order (raw reads are answered at once).
+    pub effects: Vec<Effect>,
+}
+
+impl Harness {
+    /// An app in `state`, with the default keys and the monochrome theme.
+    pub fn new(state: LoadState) -> Harness {
+        let app = App::new(state, Keymap::default(), Theme::monochrome(), &[]);
+        let terminal = Terminal::new(TestBackend::new(100, 30)).expect("test backend");
+        Harness {
+            app,
+            terminal,
+            effects: Vec::new(),
+        }
+    }
+
+    /// An app that loaded `text` (see [`model_from`]).
+    pub fn loaded(text: &str) -> Harness {
+        let mut h = Harness::new(LoadState::Loading(None));
+        h.send(Message::Loaded(Box::new(Ok(model_from(text)))));
+        h
+    }
+
+    /// An app that loaded [`EVENTS`].
+    pub fn sample() -> Harness {
+        Harness::loaded(EVENTS)
+    }
+
+    /// Sends one message and settles, answering raw reads synchronously.
+    pub fn send(&mut self, message: Message) {
+        self.app.update(message);
+        // Draw first so panes know their heights, as they do in the real loop.
+        self.draw();
+        loop {
+            let effects = self.app.settle();
+            if effects.is_empty() {
+                break;
+            }
+            for effect in effects {
+                if let Effect::FetchRaw(origin) = effect
+                    && let Some(model) = self.app.model()
+                {
+                    let result = read_raw(model.sources(), origin).map_err(|e| e.to_string());
+                    self.app.update(Message::Raw(origin, result));
+                }
+                self.effects.push(effect);
+            }
+        }
+    }
+
+    /// Presses keys written as in the config, separated by spaces: `"j j enter shift-tab"`.
+    pub fn keys(&mut self, keys: &str) {
+        for name in keys.split_whitespace() {
+            let combo: KeyCombo = name.parse().expect("key name");
+            self.send(Message::Key(KeyEvent::new(combo.code, combo.modifiers)));
+        }
+    }
+
+    /// Types text, one key per character.
+    pub fn type_text(&mut self, text: &str) {
+        for c in text.chars() {
+            self.send(Message::Key(KeyEvent::new(
+                KeyCode::Char(c),
+                KeyModifiers::NONE,
+            )));
+        }
+    }
+
+    /// Draws and returns the screen as text.
+    pub fn screen(&mut self) -> String {
+        self.draw();
+        self.terminal.backend().to_string()
+    }
+
+    fn draw(&mut self) {
+        self.terminal
+            .draw(|frame| self.app.draw(frame))
+            .expect("draw");
+    }
+
+    /// The selected node of the tree shown.
+    pub fn selected(&self) -> Option<Node> {
+        self.app.tree().and_then(|t| t.tree().selected_node())
+    }
+
+    /// The detail pane's lines as text.
+    pub fn detail_text(&self) -> Vec<String> {
+        self.app
+            .detail()
+            .content()
+            .lines
+            .iter()
+            .map(|l| plain(l))
+            .collect()
+    }
 }
 
 #[cfg(test)]

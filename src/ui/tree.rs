@@ -170,6 +170,19 @@ impl Ctx<'_> {
             Node::User(u) => f.user(u),
             Node::UserGroup(_, g) | Node::Group(g) => f.group(g),
             Node::Member(_, u) if f.user_direct(u) => Hit::Direct,
+            Node::Members(g) if self.model.members(g).iter().any(|m| f.user_direct(m.user)) => {
+                Hit::Within
+            }
+            Node::Traits(g)
+                if self
+                    .model
+                    .group(g)
+                    .traits
+                    .iter()
+                    .any(|t| f.trait_matches(self.model, t)) =>
+            {
+                Hit::Within
+            }
             Node::Trait(g, e) => match self.model.group(g).traits.get(e as usize) {
                 Some(t) if f.trait_matches(self.model, t) => Hit::Direct,
                 _ => Hit::None,
@@ -459,16 +472,16 @@ impl Tree {
             .map_or(self.rows.len(), |p| index + 1 + p)
     }
 
-    /// The next row (after the selection, wrapping) that matches the filter, or holds a match
-    /// and is still closed; `forward` false searches backwards.
-    pub fn next_match(&self, ctx: Ctx<'_>, forward: bool) -> Option<usize> {
+    /// The next row after `from` (exclusive, wrapping; backwards when `forward` is false) that
+    /// matches the filter, or holds a match and is still closed.
+    fn next_match_from(&self, ctx: Ctx<'_>, from: usize, forward: bool) -> Option<usize> {
         let n = self.rows.len();
         (1..=n)
             .map(|k| {
                 if forward {
-                    (self.selected + k) % n
+                    (from + k) % n
                 } else {
-                    (self.selected + n * 2 - k) % n
+                    (from + n * 2 - k) % n
                 }
             })
             .find(|&i| {
@@ -479,6 +492,25 @@ impl Tree {
                     Hit::None => false,
                 }
             })
+    }
+
+    /// Selects the next row whose own text matches the filter, opening closed rows that hold
+    /// a match on the way; `false` when nothing matches.
+    pub fn seek_match(&mut self, ctx: Ctx<'_>, forward: bool) -> bool {
+        let mut from = self.selected;
+        // Each round opens one level; the depth of the tree bounds the rounds.
+        for _ in 0..16 {
+            let Some(i) = self.next_match_from(ctx, from, forward) else {
+                return false;
+            };
+            let row = self.rows[i];
+            if ctx.hit(row.node) == Hit::Direct || !self.expand_at(ctx, i) {
+                self.select(i);
+                return true;
+            }
+            from = if forward { i } else { self.subtree_end(i) };
+        }
+        false
     }
 
     /// Puts top-level rows in `order` (a permutation of the current top-level nodes), keeping
@@ -531,4 +563,4 @@ impl Tree {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

@@ -203,7 +203,17 @@ impl TreePane {
             };
             let text = match ctx.filter {
                 Some(f) => format!("No {what} match {:?}. Esc clears the search.", f.query()),
-                None => format!("No {what} in this input."),
+                None => {
+                    let c = ctx.model.counts();
+                    let mut t = format!("No {what}: the input holds no group calls.");
+                    if c.problems > 0 {
+                        t.push_str(&format!(
+                            " {} lines could not be read (`groupscope stats` lists them).",
+                            c.bad_lines
+                        ));
+                    }
+                    t
+                }
             };
             lines.push(Line::styled(text, theme.dim));
         }

@@ -144,8 +144,17 @@ fn filter_narrows_to_matching_branches() {
     assert_eq!(nodes(&t)[2..], [(2, Node::Trait(acme, city))]);
     // n from the top lands on the matching trait.
     t.select(0);
-    assert_eq!(t.next_match(ctx, true), Some(2));
-    assert_eq!(t.next_match(ctx, false), Some(2));
+    assert!(t.seek_match(ctx, true));
+    assert_eq!(t.selected(), 2);
+    assert!(t.seek_match(ctx, false));
+    assert_eq!(t.selected(), 2);
+    // From a closed tree, n opens the way to the match, forwards and backwards.
+    let mut t = Tree::new(ctx, View::Groups, &GroupSort::Name.order(&m));
+    assert!(t.seek_match(ctx, true));
+    assert_eq!(t.selected_node(), Some(Node::Trait(acme, city)));
+    let mut t = Tree::new(ctx, View::Groups, &GroupSort::Name.order(&m));
+    assert!(t.seek_match(ctx, false));
+    assert_eq!(t.selected_node(), Some(Node::Trait(acme, city)));
 
     // Users view: only alice and bob (members of acme), and under them only acme.
     let mut u = Tree::new(ctx, View::Users, &[]);
