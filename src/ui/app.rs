@@ -8,6 +8,8 @@ use ratatui::layout::{Constraint, Layout, Position, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Paragraph, Wrap};
 
+use std::sync::Arc;
+
 use crate::model::{Model, Origin};
 use crate::source::{LoadError, LoadProgress};
 
@@ -35,6 +37,8 @@ pub enum Message {
     Loaded(Box<Result<Model, LoadError>>),
     /// A raw call was read (or failed).
     Raw(Origin, Result<String, String>),
+    /// A search query was compiled.
+    Filtered(Box<Filter>),
     /// Time passed (for the loading indicator).
     Tick,
 }
@@ -44,6 +48,9 @@ pub enum Message {
 pub enum Effect {
     /// Read this call's raw JSON on a background thread and answer with [`Message::Raw`].
     FetchRaw(Origin),
+    /// Compile this query over the model on a background thread and answer with
+    /// [`Message::Filtered`].
+    Filter(String),
     /// Put this text on the clipboard.
     Copy(String),
     /// Load the inputs again.
@@ -68,7 +75,7 @@ const SPLIT_MAX: u16 = 80;
 
 /// The whole explorer.
 pub struct App {
-    model: Option<Model>,
+    model: Option<Arc<Model>>,
     load: LoadState,
     tree: Option<TreePane>,
     detail: DetailPane,
@@ -117,7 +124,12 @@ impl App {
 
     /// The loaded model.
     pub fn model(&self) -> Option<&Model> {
-        self.model.as_ref()
+        self.model.as_deref()
+    }
+
+    /// The loaded model, shared with background jobs.
+    pub fn shared_model(&self) -> Option<Arc<Model>> {
+        self.model.clone()
     }
 
     /// How loading stands.
@@ -181,6 +193,15 @@ impl App {
                     self.detail.raw_arrived(model, origin, raw);
                 }
             }
+            Message::Filtered(filter) => {
+                // Only the answer to the query as it stands now is wanted.
+                if self.search.text == filter.query()
+                    && let (Some(model), Some(tree)) = (&self.model, &mut self.tree)
+                {
+                    tree.apply_filter(model, Some(&filter));
+                    self.filter = Some(*filter);
+                }
+            }
             Message::Tick => self.ticks += 1,
         }
     }
@@ -212,7 +233,7 @@ impl App {
                 self.detail.clear();
                 self.filter = None;
                 self.search.clear();
-                self.model = Some(model);
+                self.model = Some(Arc::new(model));
                 self.load = LoadState::Loaded;
             }
             // The status bar shows the failure from the load state; no second copy.
@@ -247,13 +268,27 @@ impl App {
         }
     }
 
-    /// Compiles the typed query and narrows the tree (or restores it when the query is empty).
+    /// Asks for the typed query to be compiled off the UI thread (the tree narrows when it
+    /// arrives), or restores the tree at once when the query is empty.
     fn refilter(&mut self) {
         let (Some(model), Some(tree)) = (&self.model, &mut self.tree) else {
             return;
         };
-        self.filter = (!self.search.text.is_empty()).then(|| Filter::new(model, &self.search.text));
-        tree.apply_filter(model, self.filter.as_ref());
+        if self.search.text.is_empty() {
+            self.filter = None;
+            tree.apply_filter(model, None);
+        } else {
+            self.effects.push(Effect::Filter(self.search.text.clone()));
+        }
+    }
+
+    /// Whether a query is being compiled.
+    pub fn filtering(&self) -> bool {
+        !self.search.text.is_empty()
+            && self
+                .filter
+                .as_ref()
+                .is_none_or(|f| f.query() != self.search.text)
     }
 
     fn clear_search(&mut self) {
@@ -528,14 +563,14 @@ impl App {
             _ => self.draw_placeholder(frame, main),
         }
         let bottom = if self.search.editing {
-            let matches = self
-                .filter
-                .as_ref()
-                .map(|f| {
+            let matches = match &self.filter {
+                _ if self.filtering() => "   searching…".to_string(),
+                Some(f) => {
                     let n = f.group_count();
                     format!("   {n} group{} match", if n == 1 { "" } else { "s" })
-                })
-                .unwrap_or_default();
+                }
+                None => String::new(),
+            };
             Line::from(vec![
                 Span::styled("/", self.theme.hint_key),
                 Span::raw(super::text::safe(&self.search.text).into_owned()),
@@ -552,7 +587,7 @@ impl App {
             status,
             &self.theme,
             &self.load,
-            self.model.as_ref(),
+            self.model.as_deref(),
             bottom,
         );
         if let Some(help) = &mut self.help {

@@ -2,8 +2,9 @@
 //! channel; the loop applies every queued message, then draws once (at most every
 //! [`FRAME`]), so a held key or a burst of progress never queues a redraw per event.
 //!
-//! Work that can take time runs on threads that post messages back: the load, and reading raw
-//! calls (one worker, latest request wins, so scrolling fast through calls reads only the last).
+//! Work that can take time runs on threads that post messages back: the load, reading raw calls
+//! and compiling search queries (one worker each, latest request wins, so scrolling fast through
+//! calls reads only the last, and typing fast compiles only the last query).
 
 use std::io;
 use std::path::PathBuf;
@@ -15,12 +16,13 @@ use std::time::{Duration, Instant};
 
 use ratatui::crossterm::event::{self, Event, KeyEventKind};
 
-use crate::model::{Origin, SourceInfo};
+use crate::model::{Model, Origin};
 use crate::source::{self, LoadOptions};
 
 use super::app::{App, Effect, Message};
 use super::clipboard::{Clipboard, Osc52Clipboard};
 use super::keymap::Keymap;
+use super::search::Filter;
 use super::status::{Level, LoadState};
 use super::terminal::{TerminalGuard, TerminalOptions};
 use super::theme::Theme;
@@ -74,7 +76,13 @@ pub fn run(options: RunOptions) -> io::Result<()> {
     let mut app = App::new(state, options.keymap, options.theme, &options.warnings);
     let mut loader =
         (!paths.is_empty()).then(|| Loader::spawn(&paths, options.threads, tx.clone()));
-    let fetcher = RawFetcher::spawn(tx.clone());
+    let raw = Latest::spawn(tx.clone(), |(model, origin): (Arc<Model>, Origin)| {
+        let result = source::read_raw(model.sources(), origin).map_err(|e| e.to_string());
+        Message::Raw(origin, result)
+    });
+    let search = Latest::spawn(tx.clone(), |(model, query): (Arc<Model>, String)| {
+        Message::Filtered(Box::new(Filter::new(&model, &query)))
+    });
     let mut clipboard = Osc52Clipboard::stdout();
 
     let mut dirty = true;
@@ -110,9 +118,13 @@ pub fn run(options: RunOptions) -> io::Result<()> {
             match effect {
                 Effect::Quit => return Ok(()),
                 Effect::FetchRaw(origin) => {
-                    // Cheap: paths and kinds (stdin's bytes are shared, not copied).
-                    if let Some(model) = app.model() {
-                        fetcher.request(Arc::new(model.sources().to_vec()), origin);
+                    if let Some(model) = app.shared_model() {
+                        raw.request((model, origin));
+                    }
+                }
+                Effect::Filter(query) => {
+                    if let Some(model) = app.shared_model() {
+                        search.request((model, query));
                     }
                 }
                 Effect::Copy(text) => {
@@ -194,23 +206,19 @@ impl Loader {
     }
 }
 
-/// A raw call to read: the sources of the model it belongs to, and where it is.
-type RawJob = (Arc<Vec<SourceInfo>>, Origin);
-/// The one pending job, and the signal that there is one.
-type Slot = Arc<(Mutex<Option<RawJob>>, Condvar)>;
-
-/// One worker that reads raw calls; a new request replaces one that has not started.
-struct RawFetcher {
-    slot: Slot,
+/// A job slot with one worker thread: a new request replaces one that has not started, so
+/// only the latest of a burst (scrolling through calls, typing a query) is worked on.
+struct Latest<J> {
+    slot: Arc<(Mutex<Option<J>>, Condvar)>,
 }
 
-impl RawFetcher {
-    fn spawn(tx: Sender<Message>) -> RawFetcher {
-        let slot: Slot = Arc::new((Mutex::new(None), Condvar::new()));
+impl<J: Send + 'static> Latest<J> {
+    fn spawn(tx: Sender<Message>, work: impl Fn(J) -> Message + Send + 'static) -> Latest<J> {
+        let slot: Arc<(Mutex<Option<J>>, Condvar)> = Arc::new((Mutex::new(None), Condvar::new()));
         let worker = slot.clone();
         thread::spawn(move || {
             loop {
-                let (sources, origin) = {
+                let job = {
                     let (lock, ready) = &*worker;
                     let Ok(mut pending) = lock.lock() else {
                         return;
@@ -225,19 +233,18 @@ impl RawFetcher {
                         };
                     }
                 };
-                let result = source::read_raw(&sources, origin).map_err(|e| e.to_string());
-                if tx.send(Message::Raw(origin, result)).is_err() {
+                if tx.send(work(job)).is_err() {
                     return;
                 }
             }
         });
-        RawFetcher { slot }
+        Latest { slot }
     }
 
-    fn request(&self, sources: Arc<Vec<SourceInfo>>, origin: Origin) {
+    fn request(&self, job: J) {
         let (lock, ready) = &*self.slot;
         if let Ok(mut pending) = lock.lock() {
-            *pending = Some((sources, origin));
+            *pending = Some(job);
             ready.notify_one();
         }
     }

@@ -3,6 +3,7 @@
 use ratatui::crossterm::event::{KeyModifiers, MouseButton, MouseEvent, MouseEventKind};
 
 use super::app::{Effect, Focus, Message};
+use super::search::Filter;
 use super::status::{Level, LoadState};
 use super::testdata::Harness;
 use super::tree::{Node, View};
@@ -155,9 +156,15 @@ fn search_narrows_n_finds_and_esc_restores_the_position() {
     // Typing `q` and `n` goes into the query, not to quit or next match.
     h.keys("/");
     h.type_text("hamburq");
-    assert!(h.effects.is_empty());
+    assert!(!h.effects.contains(&Effect::Quit));
+    // Each keystroke asks for the query to be compiled in the background.
+    assert_eq!(h.effects.last(), Some(&Effect::Filter("hamburq".into())));
     h.keys("backspace");
     h.type_text("g");
+    assert_eq!(h.app.filter().unwrap().query(), "hamburg");
+    // A late answer for an older query is ignored.
+    let stale = Filter::new(h.app.model().unwrap(), "hambur");
+    h.send(Message::Filtered(Box::new(stale)));
     assert_eq!(h.app.filter().unwrap().query(), "hamburg");
     let rows = h.app.tree().unwrap().tree().rows();
     assert_eq!(rows.len(), 1);

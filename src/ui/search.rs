@@ -5,9 +5,12 @@
 //! user), so narrowing the tree and highlighting rows stay cheap however big the input is.
 //! Matching is smart-case: a query with no capital letters ignores ASCII case.
 
+use std::cell::RefCell;
 use std::ops::Range;
 
-use crate::model::{GroupId, Model, TraitEntry, UserId};
+use memchr::memmem::Finder;
+
+use crate::model::{GroupId, Model, Sym, TraitEntry, UserId};
 
 /// How a node relates to the query.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -20,20 +23,40 @@ pub enum Hit {
     Direct,
 }
 
+/// How a group matched, from weakest to strongest.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum GroupHit {
+    None,
+    /// Only through a member's id.
+    Member,
+    /// Through a current trait key or value.
+    Trait,
+    /// Its id or name.
+    Direct,
+}
+
+/// Longest text lowercased on the stack; longer text takes the slower byte-by-byte path.
+const STACK_FOLD: usize = 256;
+
 /// A compiled query.
 #[derive(Debug, Clone)]
 pub struct Filter {
     query: String,
     needle: Vec<u8>,
+    finder: Finder<'static>,
     ignore_case: bool,
-    groups: Vec<Hit>,
+    groups: Vec<GroupHit>,
     users: Vec<Hit>,
+    /// Per interned string: 0 unknown, 1 no match, 2 match (trait keys and values repeat a lot).
+    memo: RefCell<Vec<u8>>,
 }
 
 impl Filter {
     /// Compiles `query` against every group and user of `model`.
     pub fn new(model: &Model, query: &str) -> Filter {
-        let ignore_case = !query.chars().any(char::is_uppercase);
+        // Smart case: ASCII case is ignored unless the query has a capital letter.
+        let ignore_case = !query.chars().any(char::is_uppercase)
+            && query.bytes().any(|b| b.is_ascii_alphabetic());
         let needle = if ignore_case {
             query.to_ascii_lowercase().into_bytes()
         } else {
@@ -41,10 +64,12 @@ impl Filter {
         };
         let mut filter = Filter {
             query: query.to_string(),
+            finder: Finder::new(&needle).into_owned(),
             needle,
             ignore_case,
             groups: Vec::new(),
             users: Vec::new(),
+            memo: RefCell::new(Vec::new()),
         };
         let user_direct: Vec<bool> = (0..model.users().len())
             .map(|u| filter.user_ids_match(model, UserId(u as u32)))
@@ -56,26 +81,29 @@ impl Filter {
                 if filter.matches(model.str(group.id))
                     || model.group_name(g).is_some_and(|n| filter.matches(&n))
                 {
-                    Hit::Direct
-                } else if group.traits.iter().any(|t| filter.trait_matches(model, t))
-                    || model
-                        .members(g)
-                        .iter()
-                        .any(|m| user_direct[m.user.0 as usize])
+                    GroupHit::Direct
+                } else if group.traits.iter().any(|t| filter.trait_matches(model, t)) {
+                    GroupHit::Trait
+                } else if model
+                    .members(g)
+                    .iter()
+                    .any(|m| user_direct[m.user.0 as usize])
                 {
-                    Hit::Within
+                    GroupHit::Member
                 } else {
-                    Hit::None
+                    GroupHit::None
                 }
             })
             .collect();
+        // A user is shown for its own ids, or for a group that matches by itself; not because
+        // some other member of one of its groups matched.
         filter.users = (0..model.users().len())
             .map(|u| {
                 if user_direct[u] {
                     Hit::Direct
                 } else if model
                     .user_groups(UserId(u as u32))
-                    .any(|m| filter.groups[m.group.0 as usize] != Hit::None)
+                    .any(|m| filter.groups[m.group.0 as usize] >= GroupHit::Trait)
                 {
                     Hit::Within
                 } else {
@@ -91,9 +119,22 @@ impl Filter {
         &self.query
     }
 
-    /// How a group relates to the query.
+    /// How a group relates to the query (Groups view: members count).
     pub fn group(&self, id: GroupId) -> Hit {
-        self.groups.get(id.0 as usize).copied().unwrap_or(Hit::None)
+        match self.groups.get(id.0 as usize) {
+            Some(GroupHit::Direct) => Hit::Direct,
+            Some(GroupHit::Trait | GroupHit::Member) => Hit::Within,
+            _ => Hit::None,
+        }
+    }
+
+    /// How a group under a user relates to the query (Users view: other members don't count).
+    pub fn user_group(&self, id: GroupId) -> Hit {
+        match self.groups.get(id.0 as usize) {
+            Some(GroupHit::Direct) => Hit::Direct,
+            Some(GroupHit::Trait) => Hit::Within,
+            _ => Hit::None,
+        }
     }
 
     /// How a user relates to the query.
@@ -108,12 +149,12 @@ impl Filter {
 
     /// Whether a trait's key or current value matches.
     pub fn trait_matches(&self, model: &Model, entry: &TraitEntry) -> bool {
-        self.matches(model.str(entry.key)) || self.matches(model.str(entry.value))
+        self.sym_matches(model, entry.key) || self.sym_matches(model, entry.value)
     }
 
     /// Groups that match or hold a match.
     pub fn group_count(&self) -> usize {
-        self.groups.iter().filter(|h| **h != Hit::None).count()
+        self.groups.iter().filter(|h| **h != GroupHit::None).count()
     }
 
     /// Whether `text` contains the query.
@@ -132,6 +173,25 @@ impl Filter {
         out
     }
 
+    /// `matches` for an interned string, remembered per symbol.
+    fn sym_matches(&self, model: &Model, sym: Sym) -> bool {
+        let i = sym.0 as usize;
+        if let Ok(memo) = self.memo.try_borrow()
+            && let Some(&known) = memo.get(i)
+            && known != 0
+        {
+            return known == 2;
+        }
+        let hit = self.matches(model.str(sym));
+        if let Ok(mut memo) = self.memo.try_borrow_mut() {
+            if memo.len() <= i {
+                memo.resize(i + 1, 0);
+            }
+            memo[i] = if hit { 2 } else { 1 };
+        }
+        hit
+    }
+
     fn user_ids_match(&self, model: &Model, id: UserId) -> bool {
         let user = model.user(id);
         user.user_id.is_some_and(|s| self.matches(model.str(s)))
@@ -143,23 +203,30 @@ impl Filter {
 
     /// The first match at or after `from`. Folding ASCII case only keeps byte offsets valid.
     fn find(&self, hay: &[u8], from: usize) -> Option<usize> {
-        let n = &self.needle;
-        if n.is_empty() || hay.len() < n.len() || from > hay.len() - n.len() {
+        let n = self.needle.len();
+        if n == 0 || hay.len() < n || from > hay.len() - n {
             return None;
         }
+        let hay = &hay[from..];
         if !self.ignore_case {
-            return memchr::memmem::find(&hay[from..], n).map(|i| i + from);
+            return self.finder.find(hay).map(|i| i + from);
         }
-        let first = n[0];
+        if hay.len() <= STACK_FOLD {
+            let mut folded = [0u8; STACK_FOLD];
+            for (f, b) in folded.iter_mut().zip(hay) {
+                *f = b.to_ascii_lowercase();
+            }
+            return self.finder.find(&folded[..hay.len()]).map(|i| i + from);
+        }
+        let first = self.needle[0];
         let upper = first.to_ascii_uppercase();
-        let last_start = hay.len() - n.len();
-        let mut i = from;
+        let last_start = hay.len() - n;
+        let mut i = 0;
         while i <= last_start {
-            let rest = &hay[i..=last_start];
-            let step = memchr::memchr2(first, upper, rest)?;
+            let step = memchr::memchr2(first, upper, &hay[i..=last_start])?;
             let at = i + step;
-            if hay[at..at + n.len()].eq_ignore_ascii_case(n) {
-                return Some(at);
+            if hay[at..at + n].eq_ignore_ascii_case(&self.needle) {
+                return Some(at + from);
             }
             i = at + 1;
         }
@@ -242,11 +309,19 @@ mod tests {
         assert_eq!(f.group(globex), Hit::None);
         assert_eq!(f.user(alice), Hit::Within);
 
-        // A user id: alice is a member of acme only.
+        // A user id: alice is a member of acme only. Bob, in acme too, is not shown for it.
         let f = Filter::new(&m, "alice");
         assert_eq!(f.user(alice), Hit::Direct);
         assert_eq!(f.group(acme), Hit::Within);
+        assert_eq!(f.user_group(acme), Hit::None);
+        assert_eq!(f.user(bob), Hit::None);
         assert_eq!(f.group(globex), Hit::None);
         assert_eq!(f.group_count(), 1);
+
+        // Digits only: no case to fold.
+        let f = Filter::new(&m, "2024");
+        assert!(f.matches("x2024"));
+        let long = format!("{}Acme", "x".repeat(300));
+        assert_eq!(Filter::new(&m, "acme").ranges(&long), vec![300..304]);
     }
 }

@@ -11,6 +11,7 @@ use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
 use super::app::{App, Effect, Message};
 use super::keymap::{KeyCombo, Keymap};
+use super::search::Filter;
 use super::status::LoadState;
 use super::text::plain;
 use super::theme::Theme;
@@ -105,11 +106,21 @@ impl Harness {
                 break;
             }
             for effect in effects {
-                if let Effect::FetchRaw(origin) = effect
-                    && let Some(model) = self.app.model()
-                {
-                    let result = read_raw(model.sources(), origin).map_err(|e| e.to_string());
-                    self.app.update(Message::Raw(origin, result));
+                match &effect {
+                    Effect::FetchRaw(origin) => {
+                        if let Some(model) = self.app.model() {
+                            let result =
+                                read_raw(model.sources(), *origin).map_err(|e| e.to_string());
+                            self.app.update(Message::Raw(*origin, result));
+                        }
+                    }
+                    Effect::Filter(query) => {
+                        if let Some(model) = self.app.model() {
+                            let filter = Filter::new(model, query);
+                            self.app.update(Message::Filtered(Box::new(filter)));
+                        }
+                    }
+                    _ => {}
                 }
                 self.effects.push(effect);
             }

@@ -168,7 +168,8 @@ impl Ctx<'_> {
         };
         match node {
             Node::User(u) => f.user(u),
-            Node::UserGroup(_, g) | Node::Group(g) => f.group(g),
+            Node::UserGroup(_, g) => f.user_group(g),
+            Node::Group(g) => f.group(g),
             Node::Member(_, u) if f.user_direct(u) => Hit::Direct,
             Node::Members(g) if self.model.members(g).iter().any(|m| f.user_direct(m.user)) => {
                 Hit::Within
