@@ -42,9 +42,7 @@ const STACK_FOLD: usize = 256;
 #[derive(Debug, Clone)]
 pub struct Filter {
     query: String,
-    needle: Vec<u8>,
-    finder: Finder<'static>,
-    ignore_case: bool,
+    matcher: Matcher,
     groups: Vec<GroupHit>,
     users: Vec<Hit>,
     /// Per interned string: 0 unknown, 1 no match, 2 match (trait keys and values repeat a lot).
@@ -64,16 +62,16 @@ impl Filter {
         };
         let mut filter = Filter {
             query: query.to_string(),
-            finder: Finder::new(&needle).into_owned(),
-            needle,
-            ignore_case,
+            matcher: Matcher {
+                finder: Finder::new(&needle).into_owned(),
+                needle,
+                ignore_case,
+            },
             groups: Vec::new(),
             users: Vec::new(),
             memo: RefCell::new(Vec::new()),
         };
-        let user_direct: Vec<bool> = (0..model.users().len())
-            .map(|u| filter.user_ids_match(model, UserId(u as u32)))
-            .collect();
+        let user_direct = filter.users_matching(model);
         filter.groups = (0..model.groups().len())
             .map(|g| {
                 let g = GroupId(g as u32);
@@ -159,16 +157,17 @@ impl Filter {
 
     /// Whether `text` contains the query.
     pub fn matches(&self, text: &str) -> bool {
-        self.find(text.as_bytes(), 0).is_some()
+        self.matcher.matches(text)
     }
 
     /// Byte ranges of every (non-overlapping) match in `text`, for highlighting.
     pub fn ranges(&self, text: &str) -> Vec<Range<usize>> {
         let mut out = Vec::new();
         let mut from = 0;
-        while let Some(at) = self.find(text.as_bytes(), from) {
-            out.push(at..at + self.needle.len());
-            from = at + self.needle.len().max(1);
+        let len = self.matcher.needle.len();
+        while let Some(at) = self.matcher.find(text.as_bytes(), from) {
+            out.push(at..at + len);
+            from = at + len.max(1);
         }
         out
     }
@@ -190,6 +189,40 @@ impl Filter {
             memo[i] = if hit { 2 } else { 1 };
         }
         hit
+    }
+
+    /// Which users' own ids match, checked on every core: each id is a separate string, so this
+    /// is the part of a search that grows with the input.
+    fn users_matching(&self, model: &Model) -> Vec<bool> {
+        let n = model.users().len();
+        let threads = std::thread::available_parallelism().map_or(1, |t| t.get());
+        let chunk = n.div_ceil(threads).max(4096);
+        let mut out = vec![false; n];
+        std::thread::scope(|scope| {
+            for (i, part) in out.chunks_mut(chunk).enumerate() {
+                let matcher = &self.matcher;
+                scope.spawn(move || {
+                    for (j, hit) in part.iter_mut().enumerate() {
+                        *hit = matcher.user_ids_match(model, UserId((i * chunk + j) as u32));
+                    }
+                });
+            }
+        });
+        out
+    }
+}
+
+/// The query's bytes and a prebuilt searcher; shared by the threads that check user ids.
+#[derive(Debug, Clone)]
+struct Matcher {
+    needle: Vec<u8>,
+    finder: Finder<'static>,
+    ignore_case: bool,
+}
+
+impl Matcher {
+    fn matches(&self, text: &str) -> bool {
+        self.find(text.as_bytes(), 0).is_some()
     }
 
     fn user_ids_match(&self, model: &Model, id: UserId) -> bool {
