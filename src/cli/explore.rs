@@ -1,6 +1,5 @@
 //! `groupscope [PATH...]`: the terminal explorer.
 
-use std::ffi::OsString;
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -9,18 +8,6 @@ use super::{Common, EXIT_USAGE};
 use crate::config::Config;
 use crate::ui::run::{RunOptions, Start, run};
 use crate::ui::theme::{Theme, ThemeName};
-
-/// Where the store is when neither `--store` nor `GROUPSCOPE_STORE` names one:
-/// `$XDG_DATA_HOME/groupscope/store.db`, else `~/.local/share/groupscope/store.db`.
-pub fn default_store_path(var: impl Fn(&str) -> Option<OsString>) -> Option<PathBuf> {
-    let nonempty = |name: &str| var(name).filter(|v| !v.is_empty()).map(PathBuf::from);
-    if let Some(p) = nonempty("GROUPSCOPE_STORE") {
-        return Some(p);
-    }
-    let data = nonempty("XDG_DATA_HOME")
-        .or_else(|| nonempty("HOME").map(|h| h.join(".local").join("share")))?;
-    Some(data.join("groupscope").join("store.db"))
-}
 
 /// What to say when there is nothing to open.
 pub fn no_input_text(store: Option<&std::path::Path>) -> String {
@@ -57,10 +44,7 @@ pub fn run_explorer(
     }
     let (config, warnings) = Config::load();
     let start = if paths.is_empty() {
-        let store = common
-            .store
-            .clone()
-            .or_else(|| default_store_path(|v| std::env::var_os(v)));
+        let store = common.store.clone().or_else(crate::store::default_path);
         match store {
             Some(p) if p.exists() => Start::Load(vec![p]),
             other => Start::NoInput(no_input_text(other.as_deref())),
@@ -85,28 +69,13 @@ mod tests {
     use super::*;
 
     #[test]
-    fn store_path_follows_env_then_xdg_then_home() {
-        let env = |pairs: &'static [(&'static str, &'static str)]| {
-            move |name: &str| {
-                pairs
-                    .iter()
-                    .find(|(k, _)| *k == name)
-                    .map(|(_, v)| OsString::from(v))
-            }
-        };
-        assert_eq!(
-            default_store_path(env(&[("GROUPSCOPE_STORE", "/s.db"), ("HOME", "/h")])),
-            Some(PathBuf::from("/s.db"))
+    fn no_input_says_how_to_open_the_sample() {
+        let text = no_input_text(Some(std::path::Path::new("/s/store.db")));
+        assert!(
+            text.contains("no groupscope store at /s/store.db"),
+            "{text}"
         );
-        assert_eq!(
-            default_store_path(env(&[("XDG_DATA_HOME", "/x"), ("HOME", "/h")])),
-            Some(PathBuf::from("/x/groupscope/store.db"))
-        );
-        assert_eq!(
-            default_store_path(env(&[("XDG_DATA_HOME", ""), ("HOME", "/h")])),
-            Some(PathBuf::from("/h/.local/share/groupscope/store.db"))
-        );
-        assert_eq!(default_store_path(env(&[])), None);
-        assert!(no_input_text(None).contains("groupscope assets/sample.jsonl"));
+        assert!(text.contains("groupscope assets/sample.jsonl"), "{text}");
+        assert!(no_input_text(None).contains("HOME is not set"));
     }
 }

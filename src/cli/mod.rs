@@ -2,6 +2,8 @@
 
 pub mod explore;
 mod history;
+pub mod import;
+pub mod send;
 mod stats;
 
 use std::path::PathBuf;
@@ -57,6 +59,12 @@ pub enum Command {
     Stats(stats::StatsArgs),
     /// Show a group's current traits, members and the change history of its traits.
     History(history::HistoryArgs),
+    /// Add events to the store (one transaction: all of an import or none of it).
+    Import(import::ImportArgs),
+    /// Compose one group call and send it to a data plane (or print it with --dry-run).
+    Send(send::SendArgs),
+    /// List, retry or drop calls waiting in the outbox.
+    Outbox(send::OutboxArgs),
 }
 
 /// Parses the arguments, runs the command and returns the process exit code.
@@ -71,6 +79,9 @@ pub fn main() -> ExitCode {
     let result = match cli.command {
         Some(Command::Stats(args)) => stats::run(&args, &cli.common),
         Some(Command::History(args)) => history::run(&args, &cli.common),
+        Some(Command::Import(args)) => import::run(&args, &cli.common),
+        Some(Command::Send(args)) => send::run_send(&args, &cli.common),
+        Some(Command::Outbox(args)) => send::run_outbox(&args, &cli.common),
         None => explore::run_explorer(cli.paths, &cli.common, cli.no_mouse, cli.theme.as_deref()),
     };
     match result {

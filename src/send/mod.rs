@@ -3,10 +3,11 @@
 //! [`DataPlane`] holds the URL and the [`WriteKey`] (which never prints in full). A [`Payload`]
 //! is the exact request body; a [`Transport`] POSTs it ([`UreqTransport`] for real, a fake in
 //! tests); [`classify`] says what an answer means; [`send_with_retry`] retries what is worth
-//! retrying and ends in a [`Delivery`]. Nothing here touches the store: a
-//! [`Delivery::Deferred`] is the caller's cue to put the events in the outbox.
+//! retrying and ends in a [`Delivery`]. Only [`dispatch`] touches the store:
+//! it queues a call in the outbox before sending and records what became of it.
 
 mod curl;
+pub mod dispatch;
 mod endpoint;
 mod outcome;
 mod retry;

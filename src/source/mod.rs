@@ -2,6 +2,8 @@
 //! event's raw JSON back when it is shown.
 
 mod jsonl;
+pub mod visit;
+pub mod warehouse;
 
 use std::fs::File;
 use std::io::{self, BufReader, Read, Seek, SeekFrom};
@@ -286,7 +288,7 @@ fn load_one(
     let n = read_head(&mut file, &mut head).map_err(unreadable)?;
     file.seek(SeekFrom::Start(0)).map_err(unreadable)?;
     match detect(&head[..n]) {
-        Detected::Sqlite => load_sqlite(builder, path),
+        Detected::Sqlite => load_sqlite(builder, path, options, report, progress),
         Detected::Unknown => Err(LoadError::Unrecognised {
             path: path.to_path_buf(),
             start: String::from_utf8_lossy(&head[..n.min(16)])
@@ -460,11 +462,100 @@ fn load_memory(
     Ok(())
 }
 
-fn load_sqlite(_builder: &mut ModelBuilder, path: &Path) -> Result<(), LoadError> {
-    Err(LoadError::Database {
-        path: path.to_path_buf(),
-        message: "SQLite inputs are not supported yet".into(),
-    })
+/// Rows merged into the model at a time while reading a database.
+const ROWS_PER_BATCH: usize = 8192;
+
+fn load_sqlite(
+    builder: &mut ModelBuilder,
+    path: &Path,
+    options: &LoadOptions,
+    report: &mut LoadProgress,
+    progress: &mut dyn FnMut(&LoadProgress),
+) -> Result<(), LoadError> {
+    use crate::model::{CallMark, Problem, ProblemKind};
+    use visit::{Place, Visit};
+    let known = builder.known_snapshots();
+    let mut source = 0u16;
+    let mut batch = Batch::new();
+    let mut mark = CallMark::Loaded;
+    let mut rows = 0usize;
+    let flush = |builder: &mut ModelBuilder, batch: &mut Batch, mark: CallMark| {
+        builder.add_marked_batch(std::mem::take(batch), mark);
+    };
+    let cancel = options.cancel.clone();
+    visit::visit(&[path.to_path_buf()], &mut |v| {
+        match v {
+            Visit::Source { path, kind } => {
+                source = builder.add_source(SourceInfo {
+                    path: path.to_path_buf(),
+                    kind: kind.clone(),
+                    memory: None,
+                });
+            }
+            Visit::Event {
+                place,
+                event,
+                store_origin,
+            } => {
+                let (table, rowid) = match place {
+                    Place::Row { table, rowid } => (table, rowid),
+                    Place::Line { line, .. } => (0, line as i64),
+                };
+                let row_mark = match store_origin {
+                    Some(crate::store::Origin::Sent) => CallMark::Sent,
+                    Some(crate::store::Origin::Local) => CallMark::Local,
+                    _ => CallMark::Loaded,
+                };
+                if row_mark != mark {
+                    flush(builder, &mut batch, mark);
+                    mark = row_mark;
+                }
+                let origin = Origin {
+                    source,
+                    line: 0,
+                    offset: rowid.max(0) as u64,
+                    len: u32::from(table),
+                };
+                batch.lines += 1;
+                if let Err(e) = batch.push_event(event, origin, &known) {
+                    batch.push_problem(Problem {
+                        source,
+                        line: rowid.max(0) as u64,
+                        error: ProblemKind::Traits(e),
+                    });
+                }
+                rows += 1;
+                if rows.is_multiple_of(ROWS_PER_BATCH) {
+                    flush(builder, &mut batch, mark);
+                    report.events = builder.counts().events;
+                    report.problems = builder.counts().problems;
+                    progress(report);
+                }
+            }
+            Visit::Problem { place, why } => {
+                let line = match place {
+                    Place::Row { rowid, .. } => rowid.max(0) as u64,
+                    Place::Line { line, .. } => line,
+                };
+                batch.lines += 1;
+                batch.push_problem(Problem {
+                    source,
+                    line,
+                    error: ProblemKind::Input(why),
+                });
+            }
+        }
+        if cancel.load(Ordering::Relaxed) {
+            std::ops::ControlFlow::Break(())
+        } else {
+            std::ops::ControlFlow::Continue(())
+        }
+    })?;
+    flush(builder, &mut batch, mark);
+    report.events = builder.counts().events;
+    report.problems = builder.counts().problems;
+    progress(report);
+    Ok(())
 }
 
 fn read_head(file: &mut File, head: &mut [u8]) -> io::Result<usize> {
@@ -487,32 +578,52 @@ pub fn read_raw(sources: &[SourceInfo], origin: Origin) -> Result<String, RawErr
         path: src.path.clone(),
         source,
     };
-    let mut buf = vec![0u8; origin.len as usize];
     match &src.kind {
         SourceKind::Stdin => {
             let data = src.memory.as_deref().unwrap_or(&[]);
             let start = (origin.offset as usize).min(data.len());
             let end = (start + origin.len as usize).min(data.len());
-            return Ok(String::from_utf8_lossy(&data[start..end]).into_owned());
+            Ok(String::from_utf8_lossy(&data[start..end]).into_owned())
         }
         SourceKind::Jsonl { gzip: false } | SourceKind::Document { gzip: false } => {
+            let mut buf = vec![0u8; origin.len as usize];
             let mut f = File::open(&src.path).map_err(io_err)?;
             f.seek(SeekFrom::Start(origin.offset)).map_err(io_err)?;
             f.read_exact(&mut buf).map_err(io_err)?;
+            Ok(String::from_utf8_lossy(&buf).into_owned())
         }
         SourceKind::Jsonl { gzip: true } | SourceKind::Document { gzip: true } => {
             let f = File::open(&src.path).map_err(io_err)?;
             let mut gz = MultiGzDecoder::new(BufReader::new(f));
             io::copy(&mut (&mut gz).take(origin.offset), &mut io::sink()).map_err(io_err)?;
+            let mut buf = vec![0u8; origin.len as usize];
             gz.read_exact(&mut buf).map_err(io_err)?;
+            Ok(String::from_utf8_lossy(&buf).into_owned())
         }
-        SourceKind::Store | SourceKind::Warehouse => {
-            return Err(RawError::Database(
-                "database sources are not readable yet".into(),
-            ));
+        SourceKind::Store => {
+            let store = crate::store::Store::open_read_only(&src.path)
+                .map_err(|e| RawError::Database(e.to_string()))?;
+            store
+                .raw_event(origin.offset as i64)
+                .map_err(|e| RawError::Database(e.to_string()))?
+                .ok_or_else(|| {
+                    RawError::Database(format!(
+                        "row {} is gone from {}",
+                        origin.offset,
+                        src.path.display()
+                    ))
+                })
+        }
+        SourceKind::Warehouse => {
+            let table = if origin.len == 1 {
+                "identifies"
+            } else {
+                "groups"
+            };
+            warehouse::warehouse_row_json(&src.path, table, origin.offset as i64)
+                .map_err(|e| RawError::Database(e.to_string()))
         }
     }
-    Ok(String::from_utf8_lossy(&buf).into_owned())
 }
 
 #[cfg(test)]

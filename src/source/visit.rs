@@ -1,0 +1,334 @@
+//! Visiting every event of some inputs one at a time, in input order, on the calling thread:
+//! what `import` and the database loaders need (the model loader of text files has its own
+//! parallel path in [`super::jsonl`]).
+
+use std::fs::File;
+use std::io::{self, BufRead, BufReader, Read};
+use std::ops::ControlFlow;
+use std::path::{Path, PathBuf};
+
+use flate2::read::MultiGzDecoder;
+
+use super::warehouse;
+use super::{Detected, LoadError, detect, expand_paths};
+use crate::event::{EventError, MAX_LINE_BYTES, WireEvent, parse_text};
+use crate::model::SourceKind;
+use crate::store::{self, Store};
+
+/// Where a visited event (or problem) sits in its input.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Place {
+    /// A line of a text input (1-based) and the byte offset of the event's text.
+    Line {
+        /// Line number.
+        line: u64,
+        /// Byte offset of the event in the (decompressed) input.
+        offset: u64,
+    },
+    /// A row of a database table.
+    Row {
+        /// The table: 0 = `events` or `groups`, 1 = `identifies`.
+        table: u8,
+        /// The row id.
+        rowid: i64,
+    },
+}
+
+/// What a visitor is told about.
+pub enum Visit<'a> {
+    /// A new input starts.
+    Source {
+        /// Its path (`-` for stdin).
+        path: &'a Path,
+        /// What it is.
+        kind: &'a SourceKind,
+    },
+    /// One event.
+    Event {
+        /// Where it is.
+        place: Place,
+        /// The parsed event (borrowing its raw text).
+        event: &'a WireEvent<'a>,
+        /// For store rows: how the call got there.
+        store_origin: Option<store::Origin>,
+    },
+    /// A bad line or event.
+    Problem {
+        /// Where it is (line 0: the input as a whole).
+        place: Place,
+        /// Why.
+        why: String,
+    },
+}
+
+/// Visits every event of every path, in order. Stops early when `f` breaks.
+pub fn visit(
+    paths: &[PathBuf],
+    f: &mut dyn FnMut(Visit<'_>) -> ControlFlow<()>,
+) -> Result<(), LoadError> {
+    for path in expand_paths(paths)? {
+        if visit_one(&path, f)?.is_break() {
+            break;
+        }
+    }
+    Ok(())
+}
+
+fn visit_one(
+    path: &Path,
+    f: &mut dyn FnMut(Visit<'_>) -> ControlFlow<()>,
+) -> Result<ControlFlow<()>, LoadError> {
+    let unreadable = |source| LoadError::Unreadable {
+        path: path.to_path_buf(),
+        source,
+    };
+    let mut reader: Box<dyn Read> = if path.as_os_str() == "-" {
+        Box::new(io::stdin().lock())
+    } else {
+        Box::new(File::open(path).map_err(unreadable)?)
+    };
+    let mut head = BufReader::with_capacity(1 << 16, reader.as_mut());
+    let kind = detect(head.fill_buf().map_err(unreadable)?);
+    match kind {
+        Detected::Sqlite => {
+            drop(head);
+            visit_sqlite(path, f)
+        }
+        Detected::Unknown => Err(LoadError::Unrecognised {
+            path: path.to_path_buf(),
+            start: String::from_utf8_lossy(&head.buffer()[..head.buffer().len().min(16)])
+                .escape_debug()
+                .to_string(),
+        }),
+        Detected::Gzip => {
+            let mut gz = BufReader::with_capacity(1 << 16, MultiGzDecoder::new(head));
+            let inner = detect(gz.fill_buf().unwrap_or(&[]));
+            visit_text(path, &mut gz, inner, true, f)
+        }
+        inner => visit_text(path, &mut head, inner, false, f),
+    }
+}
+
+fn visit_text(
+    path: &Path,
+    reader: &mut dyn BufRead,
+    kind: Detected,
+    gzip: bool,
+    f: &mut dyn FnMut(Visit<'_>) -> ControlFlow<()>,
+) -> Result<ControlFlow<()>, LoadError> {
+    let source_kind = if kind == Detected::JsonDocument {
+        SourceKind::Document { gzip }
+    } else {
+        SourceKind::Jsonl { gzip }
+    };
+    if f(Visit::Source {
+        path,
+        kind: &source_kind,
+    })
+    .is_break()
+    {
+        return Ok(ControlFlow::Break(()));
+    }
+    if kind == Detected::JsonDocument {
+        let mut data = Vec::new();
+        if let Err(e) = reader.read_to_end(&mut data) {
+            let why = format!("reading stopped: {e}");
+            return Ok(f(Visit::Problem {
+                place: Place::Line { line: 0, offset: 0 },
+                why,
+            }));
+        }
+        let mut flow = ControlFlow::Continue(());
+        parse_text(&data, &mut |r| {
+            if flow.is_break() {
+                return;
+            }
+            flow = emit(&data, 0, 1, r, f);
+        });
+        return Ok(flow);
+    }
+    let mut line = Vec::new();
+    let mut line_no = 0u64;
+    let mut offset = 0u64;
+    loop {
+        line.clear();
+        let n = match reader
+            .take(MAX_LINE_BYTES as u64 + 1)
+            .read_until(b'\n', &mut line)
+        {
+            Ok(0) => return Ok(ControlFlow::Continue(())),
+            Ok(n) => n,
+            Err(e) => {
+                let why = if e.kind() == io::ErrorKind::UnexpectedEof {
+                    "the input ends early (truncated gzip?); the lines before were read".to_string()
+                } else {
+                    format!("reading stopped: {e}")
+                };
+                return Ok(f(Visit::Problem {
+                    place: Place::Line {
+                        line: line_no,
+                        offset,
+                    },
+                    why,
+                }));
+            }
+        };
+        line_no += 1;
+        let start = offset;
+        offset += n as u64;
+        if n > MAX_LINE_BYTES && line.last() != Some(&b'\n') {
+            // Skip the rest of the oversized line without holding it.
+            let mut skipped = n;
+            while let Ok(buf) = reader.fill_buf() {
+                if buf.is_empty() {
+                    break;
+                }
+                match memchr::memchr(b'\n', buf) {
+                    Some(i) => {
+                        reader.consume(i + 1);
+                        skipped += i + 1;
+                        break;
+                    }
+                    None => {
+                        let len = buf.len();
+                        reader.consume(len);
+                        skipped += len;
+                    }
+                }
+            }
+            offset = start + skipped as u64;
+            let why = EventError::TooLong(skipped, MAX_LINE_BYTES).to_string();
+            if f(Visit::Problem {
+                place: Place::Line {
+                    line: line_no,
+                    offset: start,
+                },
+                why,
+            })
+            .is_break()
+            {
+                return Ok(ControlFlow::Break(()));
+            }
+            continue;
+        }
+        let text = line.strip_suffix(b"\n").unwrap_or(&line);
+        let mut flow = ControlFlow::Continue(());
+        parse_text(text, &mut |r| {
+            if flow.is_break() {
+                return;
+            }
+            flow = emit(text, start, line_no, r, f);
+        });
+        if flow.is_break() {
+            return Ok(flow);
+        }
+    }
+}
+
+fn emit(
+    text: &[u8],
+    base: u64,
+    line: u64,
+    result: Result<WireEvent<'_>, EventError>,
+    f: &mut dyn FnMut(Visit<'_>) -> ControlFlow<()>,
+) -> ControlFlow<()> {
+    match result {
+        Ok(event) => {
+            let offset =
+                base + (event.raw.as_ptr() as usize).saturating_sub(text.as_ptr() as usize) as u64;
+            f(Visit::Event {
+                place: Place::Line { line, offset },
+                event: &event,
+                store_origin: None,
+            })
+        }
+        Err(e) => f(Visit::Problem {
+            place: Place::Line { line, offset: base },
+            why: e.to_string(),
+        }),
+    }
+}
+
+fn visit_rows(
+    raw: &str,
+    place: Place,
+    store_origin: Option<store::Origin>,
+    f: &mut dyn FnMut(Visit<'_>) -> ControlFlow<()>,
+) -> ControlFlow<()> {
+    let mut flow = ControlFlow::Continue(());
+    parse_text(raw.as_bytes(), &mut |r| {
+        if flow.is_break() {
+            return;
+        }
+        flow = match r {
+            Ok(event) => f(Visit::Event {
+                place,
+                event: &event,
+                store_origin,
+            }),
+            Err(e) => f(Visit::Problem {
+                place,
+                why: e.to_string(),
+            }),
+        };
+    });
+    flow
+}
+
+fn visit_sqlite(
+    path: &Path,
+    f: &mut dyn FnMut(Visit<'_>) -> ControlFlow<()>,
+) -> Result<ControlFlow<()>, LoadError> {
+    let db_error = |message: String| LoadError::Database {
+        path: path.to_path_buf(),
+        message,
+    };
+    if Store::is_store(path) {
+        let store = Store::open_read_only(path).map_err(|e| db_error(e.to_string()))?;
+        if f(Visit::Source {
+            path,
+            kind: &SourceKind::Store,
+        })
+        .is_break()
+        {
+            return Ok(ControlFlow::Break(()));
+        }
+        let mut flow = ControlFlow::Continue(());
+        store
+            .for_each_event_until(|rowid, raw, origin| {
+                flow = visit_rows(raw, Place::Row { table: 0, rowid }, Some(origin), f);
+                flow
+            })
+            .map_err(|e| db_error(e.to_string()))?;
+        return Ok(flow);
+    }
+    if warehouse::is_warehouse(path) {
+        if f(Visit::Source {
+            path,
+            kind: &SourceKind::Warehouse,
+        })
+        .is_break()
+        {
+            return Ok(ControlFlow::Break(()));
+        }
+        let mut flow = ControlFlow::Continue(());
+        warehouse::read_warehouse_until(path, |row| {
+            let table = u8::from(row.table.eq_ignore_ascii_case("identifies"));
+            flow = visit_rows(
+                row.json,
+                Place::Row {
+                    table,
+                    rowid: row.rowid,
+                },
+                None,
+                f,
+            );
+            flow
+        })
+        .map_err(|e| db_error(e.to_string()))?;
+        return Ok(flow);
+    }
+    Err(db_error(
+        "is an SQLite database, but neither a groupscope store nor a warehouse database with a `groups` table".into(),
+    ))
+}

@@ -1,0 +1,574 @@
+//! The `events` table: bulk import in one transaction, streaming reads in rowid order.
+
+use std::collections::HashSet;
+use std::ops::ControlFlow;
+
+use rusqlite::{OptionalExtension, Transaction, params};
+
+use xxhash_rust::xxh3::xxh3_128;
+
+use super::schema::EVENT_INDEXES;
+use super::{Store, StoreError};
+
+/// Where a stored event came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Origin {
+    /// Read from a file, a dump or a warehouse.
+    Imported,
+    /// Composed here and accepted by a data plane.
+    Sent,
+    /// Composed here and kept without sending.
+    Local,
+}
+
+impl Origin {
+    /// The value kept in the `origin` column.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Origin::Imported => "imported",
+            Origin::Sent => "sent",
+            Origin::Local => "local",
+        }
+    }
+
+    /// The inverse of [`Origin::as_str`].
+    pub fn parse(text: &str) -> Option<Origin> {
+        match text {
+            "imported" => Some(Origin::Imported),
+            "sent" => Some(Origin::Sent),
+            "local" => Some(Origin::Local),
+            _ => None,
+        }
+    }
+}
+
+/// One event to store, borrowed from the text it was parsed from.
+#[derive(Debug, Clone, Copy)]
+pub struct NewEvent<'a> {
+    /// `messageId`; events that share one are stored once. `None` is always stored.
+    pub message_id: Option<&'a str>,
+    /// `group`, `identify` or `other`.
+    pub kind: &'a str,
+    /// `userId`.
+    pub user_id: Option<&'a str>,
+    /// `anonymousId`.
+    pub anonymous_id: Option<&'a str>,
+    /// `groupId`.
+    pub group_id: Option<&'a str>,
+    /// The event time (spec §2.3), UTC milliseconds.
+    pub event_ms: Option<i64>,
+    /// `receivedAt`, UTC milliseconds.
+    pub received_ms: Option<i64>,
+    /// Where it came from.
+    pub origin: Origin,
+    /// The file (or table) it was read from.
+    pub source: &'a str,
+    /// The event's whole JSON text; must not be empty.
+    pub raw: &'a str,
+}
+
+/// What an import did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ImportSummary {
+    /// Rows added.
+    pub inserted: u64,
+    /// Events skipped because their `messageId` was already stored (or seen earlier in this import).
+    pub duplicates: u64,
+}
+
+/// Not `INSERT OR IGNORE`: that would also silently skip rows breaking a NOT NULL or CHECK
+/// constraint (and count them as duplicates). This ignores a repeated messageId only.
+const INSERT_EVENT: &str = "INSERT INTO events (message_id, kind, user_id, anonymous_id, \
+     group_id, event_ms, received_ms, origin, source, raw, imported_at) \
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) \
+     ON CONFLICT (message_id) WHERE message_id IS NOT NULL DO NOTHING";
+
+/// Inserts one event unless its messageId is already stored; true when a row was added.
+pub(super) fn insert_event(
+    tx: &Transaction<'_>,
+    e: &NewEvent<'_>,
+    imported_at: i64,
+) -> rusqlite::Result<bool> {
+    insert_with(tx, INSERT_EVENT, e, imported_at)
+}
+
+/// A plain insert, for bulk mode where the unique index is gone and duplicates are caught in
+/// memory (an `ON CONFLICT` target needs the index).
+const INSERT_EVENT_BULK: &str = "INSERT INTO events (message_id, kind, user_id, anonymous_id, \
+     group_id, event_ms, received_ms, origin, source, raw, imported_at) \
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)";
+
+fn insert_with(
+    tx: &Transaction<'_>,
+    sql: &str,
+    e: &NewEvent<'_>,
+    imported_at: i64,
+) -> rusqlite::Result<bool> {
+    // Cached: one prepare for the whole import, then a hash lookup per row.
+    let mut stmt = tx.prepare_cached(sql)?;
+    let changed = stmt.execute(params![
+        e.message_id,
+        e.kind,
+        e.user_id,
+        e.anonymous_id,
+        e.group_id,
+        e.event_ms,
+        e.received_ms,
+        e.origin.as_str(),
+        e.source,
+        e.raw,
+        imported_at,
+    ])?;
+    Ok(changed > 0)
+}
+
+/// An import in progress: one transaction. [`Importer::finish`] commits it; dropping it (an
+/// error, a cancelled load, a panic) rolls everything back, and a killed process leaves the
+/// store as it was because the transaction never committed.
+///
+/// Use it when events arrive through a callback (as [`crate::event::parse_text`] hands them out);
+/// [`Store::import`] wraps it for an iterator.
+#[derive(Debug)]
+pub struct Importer<'s> {
+    tx: Transaction<'s>,
+    path: &'s std::path::Path,
+    imported_at: i64,
+    /// Bulk mode (the table was empty): the indexes are dropped, and these are the 128-bit
+    /// hashes of the messageIds added so far. Two different ids colliding is a ~1e-26 chance
+    /// per million rows, accepted for not holding every id as a String.
+    bulk_seen: Option<HashSet<u128>>,
+    summary: ImportSummary,
+}
+
+impl Importer<'_> {
+    /// Adds one event; `Ok(false)` when its `messageId` is already stored.
+    pub fn add(&mut self, event: &NewEvent<'_>) -> Result<bool, StoreError> {
+        let fail = |e| StoreError::from_sqlite(self.path, e);
+        let inserted = match &mut self.bulk_seen {
+            Some(seen) => {
+                let new = event
+                    .message_id
+                    .is_none_or(|id| seen.insert(xxh3_128(id.as_bytes())));
+                new && insert_with(&self.tx, INSERT_EVENT_BULK, event, self.imported_at)
+                    .map_err(fail)?
+            }
+            None => insert_event(&self.tx, event, self.imported_at).map_err(fail)?,
+        };
+        if inserted {
+            self.summary.inserted += 1;
+        } else {
+            self.summary.duplicates += 1;
+        }
+        Ok(inserted)
+    }
+
+    /// Counts so far.
+    pub fn summary(&self) -> ImportSummary {
+        self.summary
+    }
+
+    /// Rebuilds any dropped index and commits.
+    pub fn finish(self) -> Result<ImportSummary, StoreError> {
+        let fail = |e| StoreError::from_sqlite(self.path, e);
+        if self.bulk_seen.is_some() {
+            for (_, create) in EVENT_INDEXES {
+                self.tx.execute_batch(create).map_err(fail)?;
+            }
+        }
+        self.tx.commit().map_err(fail)?;
+        Ok(self.summary)
+    }
+}
+
+impl Store {
+    /// Starts an import. Into an empty table the indexes are dropped now and rebuilt by
+    /// [`Importer::finish`], inside the same transaction (a first import of a million events
+    /// is then mostly sequential writes).
+    pub fn begin_import(&mut self) -> Result<Importer<'_>, StoreError> {
+        self.writable()?;
+        let imported_at = self.now_ms();
+        let path = self.path.as_path();
+        let fail = |e| StoreError::from_sqlite(path, e);
+        // Immediate: take the write lock now (waiting up to the busy timeout), not at the first
+        // insert where a conflict could no longer be retried.
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(fail)?;
+        let empty = tx
+            .query_row("SELECT 1 FROM events LIMIT 1", [], |_| Ok(()))
+            .optional()
+            .map_err(fail)?
+            .is_none();
+        if empty {
+            for (name, _) in EVENT_INDEXES {
+                tx.execute_batch(&format!("DROP INDEX IF EXISTS {name}"))
+                    .map_err(fail)?;
+            }
+        }
+        Ok(Importer {
+            tx,
+            path,
+            imported_at,
+            bulk_seen: empty.then(HashSet::new),
+            summary: ImportSummary::default(),
+        })
+    }
+
+    /// Stores many events in one transaction: all of them or, on any error, none.
+    pub fn import<'a>(
+        &mut self,
+        events: impl IntoIterator<Item = NewEvent<'a>>,
+    ) -> Result<ImportSummary, StoreError> {
+        let mut importer = self.begin_import()?;
+        for event in events {
+            importer.add(&event)?;
+        }
+        importer.finish()
+    }
+
+    /// Calls `f(rowid, raw, origin)` for every event in rowid (insertion) order, one row at a
+    /// time: nothing is collected.
+    pub fn for_each_event(&self, mut f: impl FnMut(i64, &str, Origin)) -> Result<(), StoreError> {
+        self.for_each_event_until(|rowid, raw, origin| {
+            f(rowid, raw, origin);
+            ControlFlow::Continue(())
+        })
+        .map(|_| ())
+    }
+
+    /// [`Store::for_each_event`] that stops when `f` says so (a cancelled load). Returns whether
+    /// every row was visited.
+    pub fn for_each_event_until(
+        &self,
+        mut f: impl FnMut(i64, &str, Origin) -> ControlFlow<()>,
+    ) -> Result<bool, StoreError> {
+        let fail = |e| self.fail(e);
+        let mut stmt = self
+            .conn
+            .prepare("SELECT id, raw, origin FROM events ORDER BY id")
+            .map_err(fail)?;
+        let mut rows = stmt.query([]).map_err(fail)?;
+        while let Some(row) = rows.next().map_err(fail)? {
+            let rowid: i64 = row.get(0).map_err(fail)?;
+            // Borrowed straight from SQLite's row buffer: no String per event.
+            let raw = row.get_ref(1).and_then(|v| Ok(v.as_str()?)).map_err(fail)?;
+            let origin_text = row.get_ref(2).and_then(|v| Ok(v.as_str()?)).map_err(fail)?;
+            // The CHECK constraint makes any other value impossible in a file we wrote.
+            let origin = Origin::parse(origin_text).unwrap_or(Origin::Imported);
+            if f(rowid, raw, origin).is_break() {
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
+
+    /// The raw JSON of one event, for showing the call behind a row.
+    pub fn raw_event(&self, rowid: i64) -> Result<Option<String>, StoreError> {
+        self.conn
+            .query_row("SELECT raw FROM events WHERE id = ?1", [rowid], |r| {
+                r.get(0)
+            })
+            .optional()
+            .map_err(|e| self.fail(e))
+    }
+
+    /// How many events are stored.
+    pub fn count_events(&self) -> Result<u64, StoreError> {
+        self.conn
+            .query_row("SELECT count(*) FROM events", [], |r| r.get::<_, i64>(0))
+            .map(|n| u64::try_from(n).unwrap_or(0))
+            .map_err(|e| self.fail(e))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    pub(crate) fn ev<'a>(message_id: Option<&'a str>, raw: &'a str) -> NewEvent<'a> {
+        NewEvent {
+            message_id,
+            kind: "group",
+            user_id: Some("u1"),
+            anonymous_id: None,
+            group_id: Some("g1"),
+            event_ms: Some(1_700_000_000_000),
+            received_ms: Some(1_700_000_000_500),
+            origin: Origin::Imported,
+            source: "events.jsonl",
+            raw,
+        }
+    }
+
+    fn store() -> (tempfile::TempDir, Store) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path().join("store.db")).unwrap();
+        (dir, store)
+    }
+
+    fn all(store: &Store) -> Vec<(i64, String, Origin)> {
+        let mut out = Vec::new();
+        store
+            .for_each_event(|id, raw, origin| out.push((id, raw.to_owned(), origin)))
+            .unwrap();
+        out
+    }
+
+    #[test]
+    fn duplicates_by_message_id_are_counted_and_missing_ids_always_kept() {
+        let (_dir, mut store) = store();
+        let first = store
+            .import([
+                ev(Some("m1"), r#"{"a":1}"#),
+                ev(Some("m2"), r#"{"a":2}"#),
+                ev(Some("m1"), r#"{"a":"dup"}"#),
+                ev(None, r#"{"a":3}"#),
+                ev(None, r#"{"a":3}"#),
+            ])
+            .unwrap();
+        assert_eq!(
+            first,
+            ImportSummary {
+                inserted: 4,
+                duplicates: 1
+            }
+        );
+        let second = store
+            .import([
+                ev(Some("m2"), r#"{"a":"again"}"#),
+                ev(Some("m3"), r#"{"a":4}"#),
+            ])
+            .unwrap();
+        assert_eq!(
+            second,
+            ImportSummary {
+                inserted: 1,
+                duplicates: 1
+            }
+        );
+        let raws: Vec<String> = all(&store).into_iter().map(|(_, raw, _)| raw).collect();
+        assert_eq!(
+            raws,
+            [
+                r#"{"a":1}"#,
+                r#"{"a":2}"#,
+                r#"{"a":3}"#,
+                r#"{"a":3}"#,
+                r#"{"a":4}"#
+            ]
+        );
+        assert_eq!(store.count_events().unwrap(), 5);
+    }
+
+    #[test]
+    fn a_failing_row_rolls_back_the_whole_import() {
+        let (_dir, mut store) = store();
+        store
+            .import([ev(Some("m0"), r#"{"before":true}"#)])
+            .unwrap();
+        // An empty raw breaks the CHECK constraint in the middle of the batch.
+        let err = store
+            .import([
+                ev(Some("m1"), r#"{"a":1}"#),
+                ev(Some("m2"), ""),
+                ev(Some("m3"), r#"{"a":3}"#),
+            ])
+            .unwrap_err();
+        assert!(matches!(err, StoreError::Sqlite { .. }), "{err:?}");
+        assert_eq!(all(&store).len(), 1);
+        // Nothing half-done lingers: the same ids import cleanly afterwards.
+        let ok = store.import([ev(Some("m1"), r#"{"a":1}"#)]).unwrap();
+        assert_eq!(ok.inserted, 1);
+    }
+
+    #[test]
+    fn a_failing_first_import_keeps_the_indexes() {
+        let (_dir, mut store) = store();
+        assert!(store.import([ev(Some("m1"), "")]).is_err());
+        let indexes: i64 = store
+            .conn
+            .query_row(
+                "SELECT count(*) FROM sqlite_master WHERE type = 'index' AND tbl_name = 'events'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(indexes, 4, "message_id + group_id + user_id + kind");
+    }
+
+    #[test]
+    fn a_panic_mid_import_rolls_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("store.db");
+        let result = std::panic::catch_unwind(|| {
+            let mut store = Store::open(&path).unwrap();
+            let events = (0..10).map(|i| {
+                assert!(i < 5, "source died");
+                ev(None, r#"{"x":1}"#)
+            });
+            store.import(events)
+        });
+        assert!(result.is_err());
+        assert_eq!(Store::open(&path).unwrap().count_events().unwrap(), 0);
+    }
+
+    #[test]
+    fn columns_are_stored_and_rows_read_back_by_id() {
+        let (_dir, mut store) = store();
+        store.set_clock(|| 42);
+        store
+            .import([ev(Some("m1"), r#"{"type":"group"}"#)])
+            .unwrap();
+        let row: (
+            String,
+            String,
+            Option<String>,
+            String,
+            i64,
+            i64,
+            i64,
+            String,
+        ) = store
+            .conn
+            .query_row(
+                "SELECT message_id, kind, user_id, group_id, event_ms, received_ms, imported_at, \
+                 source FROM events",
+                [],
+                |r| {
+                    Ok((
+                        r.get(0)?,
+                        r.get(1)?,
+                        r.get(2)?,
+                        r.get(3)?,
+                        r.get(4)?,
+                        r.get(5)?,
+                        r.get(6)?,
+                        r.get(7)?,
+                    ))
+                },
+            )
+            .unwrap();
+        assert_eq!(
+            row,
+            (
+                "m1".into(),
+                "group".into(),
+                Some("u1".into()),
+                "g1".into(),
+                1_700_000_000_000,
+                1_700_000_000_500,
+                42,
+                "events.jsonl".into()
+            )
+        );
+        let (id, _, origin) = all(&store)[0].clone();
+        assert_eq!(origin, Origin::Imported);
+        assert_eq!(
+            store.raw_event(id).unwrap().as_deref(),
+            Some(r#"{"type":"group"}"#)
+        );
+        assert_eq!(store.raw_event(id + 1).unwrap(), None);
+    }
+
+    #[test]
+    fn the_importer_counts_as_it_goes_and_stops_early_without_a_trace() {
+        let (_dir, mut store) = store();
+        let mut importer = store.begin_import().unwrap();
+        assert!(importer.add(&ev(Some("a"), "{}")).unwrap());
+        assert!(!importer.add(&ev(Some("a"), "{}")).unwrap());
+        assert_eq!(
+            importer.summary(),
+            ImportSummary {
+                inserted: 1,
+                duplicates: 1
+            }
+        );
+        drop(importer); // cancelled
+        assert_eq!(store.count_events().unwrap(), 0);
+
+        store.import((0..3).map(|_| ev(None, "{}"))).unwrap();
+        let mut seen = 0;
+        let complete = store
+            .for_each_event_until(|_, _, _| {
+                seen += 1;
+                if seen == 2 {
+                    ControlFlow::Break(())
+                } else {
+                    ControlFlow::Continue(())
+                }
+            })
+            .unwrap();
+        assert!(!complete);
+        assert_eq!(seen, 2);
+    }
+
+    #[test]
+    fn a_reader_and_an_importer_do_not_lock_each_other_out() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("store.db");
+        let mut writer = Store::open(&path).unwrap();
+        writer.import([ev(Some("m1"), "{}")]).unwrap();
+        let reader = Store::open_read_only(&path).unwrap();
+        let mut importer = writer.begin_import().unwrap();
+        importer.add(&ev(Some("m2"), "{}")).unwrap();
+        // The reader sees the last commit while the import is open.
+        assert_eq!(reader.count_events().unwrap(), 1);
+        importer.finish().unwrap();
+        assert_eq!(reader.count_events().unwrap(), 2);
+    }
+}
+
+#[cfg(test)]
+mod speed {
+    use super::*;
+
+    /// `cargo test --release -- --ignored import_speed --nocapture`: 200k realistic rows.
+    #[test]
+    #[ignore = "timing, not correctness"]
+    fn import_speed() {
+        let n: u64 = 200_000;
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::open(dir.path().join("store.db")).unwrap();
+        let raw = format!(
+            r#"{{"type":"group","traits":{{"pad":"{}"}}}}"#,
+            "x".repeat(900)
+        );
+        let ids: Vec<(String, String, String)> = (0..n)
+            .map(|i| {
+                let h = i.wrapping_mul(0x9e37_79b9_7f4a_7c15);
+                (
+                    format!("{h:032x}"),
+                    format!("user_{}", h % 50_000),
+                    format!("g{}", h % 2_000),
+                )
+            })
+            .collect();
+        for round in 0..2 {
+            let start = std::time::Instant::now();
+            let mut importer = store.begin_import().unwrap();
+            for (m, u, g) in &ids {
+                importer
+                    .add(&NewEvent {
+                        message_id: Some(m),
+                        kind: "group",
+                        user_id: Some(u),
+                        anonymous_id: None,
+                        group_id: Some(g),
+                        event_ms: Some(1),
+                        received_ms: Some(2),
+                        origin: Origin::Imported,
+                        source: "bench.jsonl",
+                        raw: &raw,
+                    })
+                    .unwrap();
+            }
+            let added = start.elapsed();
+            let summary = importer.finish().unwrap();
+            eprintln!(
+                "round {round}: {summary:?}: rows {added:?}, total {:?}",
+                start.elapsed()
+            );
+        }
+    }
+}
