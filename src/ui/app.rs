@@ -152,6 +152,11 @@ impl App {
         &self.status
     }
 
+    /// The tree pane's share of the width, in percent.
+    pub fn split(&self) -> u16 {
+        self.split
+    }
+
     /// Which pane has the keys.
     pub fn focus(&self) -> Focus {
         self.focus

@@ -230,8 +230,18 @@ fn help_quit_and_panes() {
     assert!(!h.app.help_open());
     h.keys("tab");
     assert_eq!(h.app.focus(), Focus::Detail);
+    // `]` widens the focused pane: the detail, so the tree gets narrower.
+    let split = h.app.split();
+    h.keys("]");
+    assert_eq!(h.app.split(), split - 5);
     h.keys("shift-tab");
     assert_eq!(h.app.focus(), Focus::Tree);
+    h.keys("] ] [");
+    assert_eq!(h.app.split(), split);
+    for _ in 0..20 {
+        h.keys("]");
+    }
+    assert_eq!(h.app.split(), 80);
     h.keys("q");
     assert_eq!(h.effects, vec![Effect::Quit]);
     let mut h = Harness::sample();

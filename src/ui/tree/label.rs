@@ -217,7 +217,7 @@ pub fn label(model: &Model, node: Node) -> TextLine {
         }
         Node::Call(id) => {
             let call = model.call(id);
-            vec![
+            let mut out = vec![
                 dim(call.time.to_short()),
                 ui("  ", Tone::Plain),
                 data(model.user_label(call.user), Tone::Plain),
@@ -225,7 +225,13 @@ pub fn label(model: &Model, node: Node) -> TextLine {
                     "  · {}",
                     plural(model.snapshot(call.snapshot).len(), "trait", "traits")
                 )),
-            ]
+            ];
+            match call.mark {
+                crate::model::CallMark::Loaded => {}
+                crate::model::CallMark::Sent => out.push(ui("  · sent", Tone::Warning)),
+                crate::model::CallMark::Local => out.push(ui("  · local, not sent", Tone::Warning)),
+            }
+            out
         }
     }
 }
