@@ -69,7 +69,7 @@ pub enum Focus {
 }
 
 /// The tree pane's share of the width, in percent: default and bounds.
-const SPLIT_DEFAULT: u16 = 45;
+const SPLIT_DEFAULT: u16 = 40;
 const SPLIT_MIN: u16 = 20;
 const SPLIT_MAX: u16 = 80;
 

@@ -145,21 +145,36 @@ pub fn push_highlighted<'a>(
     }
 }
 
-/// Pads or cuts `text` to `width` terminal columns (counted in chars, which is exact for the
-/// ids and times this is used on).
+/// How many terminal columns `text` takes (CJK and emoji take two).
+pub fn columns(text: &str) -> usize {
+    Span::raw(text).width()
+}
+
+/// Pads or cuts `text` to `width` terminal columns, ending a cut with `…`.
 pub fn fit(text: &str, width: usize) -> String {
-    let count = text.chars().count();
-    if count <= width {
+    let used = columns(text);
+    if used <= width {
         let mut s = text.to_string();
-        s.extend(std::iter::repeat_n(' ', width - count));
-        s
-    } else if width == 0 {
-        String::new()
-    } else {
-        let mut s: String = text.chars().take(width - 1).collect();
-        s.push('…');
-        s
+        s.extend(std::iter::repeat_n(' ', width - used));
+        return s;
     }
+    let mut s = String::new();
+    let mut cols = 0;
+    let mut buf = [0u8; 4];
+    for c in text.chars() {
+        let w = columns(c.encode_utf8(&mut buf));
+        if cols + w + 1 > width {
+            break;
+        }
+        s.push(c);
+        cols += w;
+    }
+    if width > 0 {
+        s.push('…');
+        cols += 1;
+    }
+    s.extend(std::iter::repeat_n(' ', width.saturating_sub(cols)));
+    s
 }
 
 #[cfg(test)]
@@ -172,5 +187,9 @@ mod tests {
         assert_eq!(fit("abc", 5), "abc  ");
         assert_eq!(fit("abcdef", 4), "abc…");
         assert_eq!(fit("Zürich", 6), "Zürich");
+        // Wide characters count two columns.
+        assert_eq!(fit("株式会社", 8), "株式会社");
+        assert_eq!(fit("株式会社", 6), "株式… ");
+        assert_eq!(fit("株式", 6), "株式  ");
     }
 }

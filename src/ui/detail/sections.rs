@@ -5,7 +5,7 @@ use crate::model::{CallId, GroupId, Model, UserId, origin_label};
 use crate::ui::tree::label::{plural, short_origin};
 
 use super::{LIST_CAP, Raw, json};
-use crate::ui::text::{Piece, TextLine, Tone, data, fit, safe, ui};
+use crate::ui::text::{Piece, TextLine, Tone, columns, data, fit, safe, ui};
 use crate::ui::tree::label::{
     RESERVED_GROUP_TRAITS, group_title, is_reserved, user_title, value_text,
 };
@@ -53,7 +53,7 @@ pub fn group_lines(model: &Model, g: GroupId) -> Vec<TextLine> {
         .collect();
     let width = keys
         .iter()
-        .map(|(k, _)| k.chars().count() + 2)
+        .map(|(k, _)| columns(k) + 2)
         .max()
         .unwrap_or(0)
         .min(KEY_WIDTH);
@@ -240,13 +240,13 @@ pub fn trait_lines(model: &Model, g: GroupId, e: u32, mark: Option<u32>) -> Vec<
     }
     let width = rows
         .iter()
-        .map(|(o, n, _, _)| o.chars().count() + n.chars().count() + 3)
+        .map(|(o, n, _, _)| columns(o) + columns(n) + 3)
         .max()
         .unwrap_or(0)
         .min(CHANGE_WIDTH);
     let user_width = rows
         .iter()
-        .map(|(_, _, c, _)| model.user_label(c.user).chars().count())
+        .map(|(_, _, c, _)| columns(model.user_label(c.user)))
         .max()
         .unwrap_or(0)
         .min(24);
@@ -263,7 +263,7 @@ pub fn trait_lines(model: &Model, g: GroupId, e: u32, mark: Option<u32>) -> Vec<
             dim(fit(&call.time.to_short(), 19)),
             ui("  ", Tone::Plain),
         ];
-        let used = old.chars().count() + new.chars().count() + 3;
+        let used = columns(&old) + columns(&new) + 3;
         if old == "(unset)" {
             line.push(dim(old));
             line.push(dim(" → "));
@@ -341,7 +341,7 @@ pub fn user_lines(model: &Model, u: UserId) -> Vec<TextLine> {
     let width = user
         .traits
         .iter()
-        .map(|t| model.str(t.key).chars().count() + 2)
+        .map(|t| columns(model.str(t.key)) + 2)
         .max()
         .unwrap_or(0)
         .min(KEY_WIDTH);
