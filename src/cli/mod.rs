@@ -1,5 +1,6 @@
 //! The command line: argument parsing and the headless commands.
 
+pub mod explore;
 mod history;
 pub mod import;
 pub mod send;
@@ -31,6 +32,13 @@ pub struct Cli {
     /// Options shared by every command.
     #[command(flatten)]
     pub common: Common,
+    /// Explorer: don't capture the mouse, so the terminal's own text selection works
+    /// (overrides `mouse` in the config).
+    #[arg(long)]
+    pub no_mouse: bool,
+    /// Explorer: colour theme, overriding the config (`NO_COLOR` still wins).
+    #[arg(long, value_name = "THEME", value_parser = ["dark", "light"])]
+    pub theme: Option<String>,
 }
 
 /// Options shared by every command.
@@ -74,14 +82,7 @@ pub fn main() -> ExitCode {
         Some(Command::Import(args)) => import::run(&args, &cli.common),
         Some(Command::Send(args)) => send::run_send(&args, &cli.common),
         Some(Command::Outbox(args)) => send::run_outbox(&args, &cli.common),
-        None => {
-            let args = stats::StatsArgs {
-                paths: cli.paths,
-                json: false,
-                strict: false,
-            };
-            stats::run(&args, &cli.common)
-        }
+        None => explore::run_explorer(cli.paths, &cli.common, cli.no_mouse, cli.theme.as_deref()),
     };
     match result {
         Ok(code) => code,
