@@ -246,7 +246,10 @@ impl App {
         match result {
             Ok(model) => {
                 let problems = model.problems();
-                let quiet = std::mem::take(&mut self.quiet_reload);
+                // A message already shown (a config warning, drafts to reopen, the outcome
+                // of a send) matters more; the summary counts the problems anyway.
+                let quiet =
+                    std::mem::take(&mut self.quiet_reload) || self.status.message().is_some();
                 if let Some(first) = problems.first().filter(|_| !quiet) {
                     let at = crate::model::problem_label(model.sources(), first);
                     self.status.set(

@@ -356,10 +356,7 @@ fn drafts_survive_a_crash_and_a_restart_with_the_same_store() {
     let mut h = harness(&store, &transport);
     assert_eq!(
         h.app.status().message(),
-        Some((
-            "1 draft saved from before: c reopens the latest, o lists them",
-            Level::Info
-        ))
+        Some(("1 saved draft: c reopens it", Level::Info))
     );
     h.keys("c");
     let form = h.app.composer().form().unwrap();

@@ -400,7 +400,7 @@ impl Composer {
                 Some((draft, at)) => {
                     out.say(
                         format!(
-                            "reopened your draft from {} ago (o lists every draft)",
+                            "reopened your draft from {} ago (o lists drafts)",
                             age(now, at)
                         ),
                         Level::Info,

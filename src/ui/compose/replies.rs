@@ -19,13 +19,11 @@ impl Composer {
                 self.lists = lists;
                 let n = self.lists.drafts.len();
                 if first && n > 0 && self.form.is_none() {
-                    out.say(
-                        format!(
-                            "{n} draft{} saved from before: c reopens the latest, o lists them",
-                            if n == 1 { "" } else { "s" }
-                        ),
-                        Level::Info,
-                    );
+                    let text = match n {
+                        1 => "1 saved draft: c reopens it".to_string(),
+                        n => format!("{n} saved drafts: c reopens the latest, o lists them"),
+                    };
+                    out.say(text, Level::Info);
                 }
             }
             JobReply::Listed(Err(e)) => out.say(format!("store: {e}"), Level::Warning),
