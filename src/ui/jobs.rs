@@ -331,3 +331,77 @@ fn retry(
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::compose::Draft;
+    use crate::event::EventTime;
+    use crate::ui::testdata::FakeTransport;
+    use std::sync::Mutex;
+    use std::time::Instant;
+
+    #[test]
+    fn a_send_runs_off_the_calling_thread_reports_attempts_and_stops_when_cancelled() {
+        let dir = tempfile::tempdir().unwrap();
+        let transport = FakeTransport::new(vec![FakeTransport::reply(503, "busy"); 4]);
+        let seen: Arc<Mutex<Vec<Message>>> = Arc::default();
+        let sink = seen.clone();
+        let post: Post = Arc::new(move |m| sink.lock().unwrap().push(m));
+        // A long backoff, so the send is sure to be waiting when it is cancelled.
+        let policy = RetryPolicy {
+            max_attempts: 4,
+            base_delay: Duration::from_secs(20),
+            max_delay: Duration::from_secs(20),
+        };
+        let mut jobs = ComposeJobs::new(
+            Some(dir.path().join("store.db")),
+            Some(transport.clone()),
+            policy,
+            post,
+            false,
+        );
+        let mut draft = Draft::new();
+        draft.user_id = "u".into();
+        draft.group_id = "g".into();
+        let event = draft.to_event(EventTime::from_utc_ms(0)).unwrap();
+        let started = Instant::now();
+        jobs.perform(Job::Send(Box::new(event)));
+        assert!(
+            started.elapsed() < Duration::from_secs(1),
+            "perform returns at once"
+        );
+        let wait_for = |done: &dyn Fn(&[Message]) -> bool| {
+            while !done(&seen.lock().unwrap()) {
+                assert!(started.elapsed() < Duration::from_secs(10), "no reply");
+                thread::sleep(Duration::from_millis(10));
+            }
+        };
+        wait_for(&|m| !m.is_empty());
+        jobs.perform(Job::Cancel);
+        wait_for(&|m| m.len() >= 2);
+        assert!(started.elapsed() < Duration::from_secs(10));
+        let seen = seen.lock().unwrap();
+        let replies: Vec<&JobReply> = seen
+            .iter()
+            .map(|m| match m {
+                Message::Job(r) => r.as_ref(),
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        match replies[0] {
+            JobReply::Attempt(a) => {
+                assert_eq!((a.attempt, a.max_attempts), (1, 4));
+                assert!(a.next_delay.is_some());
+            }
+            other => panic!("{other:?}"),
+        }
+        match replies[1] {
+            JobReply::Sent(Ok(Dispatch::Queued { reason, attempts })) => {
+                assert_eq!((reason.as_str(), *attempts), (crate::send::CANCELLED, 1));
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(transport.posted.lock().unwrap().len(), 1);
+    }
+}

@@ -35,4 +35,6 @@ mod scripted;
 #[cfg(test)]
 mod scripted_compose;
 #[cfg(test)]
+mod send_answers;
+#[cfg(test)]
 mod testdata;

@@ -425,3 +425,27 @@ fn the_outbox_view_drops_only_when_asked_twice_and_deletes_drafts() {
         Default::default(),
     )))));
 }
+
+#[test]
+fn an_untouched_prefilled_call_that_is_refused_is_still_kept_as_a_draft() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store.db");
+    let transport = FakeTransport::new(vec![FakeTransport::reply(404, "")]);
+    let mut h = harness(&store, &transport);
+    h.keys("e ctrl-s");
+    assert_eq!(
+        note(&h)[..2],
+        [
+            "rejected with HTTP 404: the source is disabled (or the URL is not a RudderStack data plane)"
+                .to_string(),
+            "the server said: (nothing)".to_string(),
+        ]
+    );
+    h.flush_drafts();
+    let drafts = Store::open_read_only(&store).unwrap().drafts().unwrap();
+    assert_eq!(drafts.len(), 1);
+    assert_eq!(
+        drafts[0].id,
+        h.app.composer().form().unwrap().draft().message_id
+    );
+}

@@ -148,6 +148,11 @@ impl ComposeForm {
         self.edited
     }
 
+    /// Marks the draft as worth keeping (it is about to be sent or kept).
+    pub fn mark_edited(&mut self) {
+        self.edited = true;
+    }
+
     /// The first preview line shown.
     pub fn preview_scroll(&self) -> usize {
         self.preview_scroll

@@ -314,10 +314,10 @@ impl Composer {
                     out.say("no data plane configured: nothing was sent", Level::Error);
                     return true;
                 }
-                if form.edited() {
-                    // The draft is in the store before anything else happens to it.
-                    save(form, out);
-                }
+                // The draft is in the store before anything else happens to it, so a refusal
+                // or a crash mid-send leaves it to come back to.
+                form.mark_edited();
+                save(form, out);
                 form.set_note(None);
                 if sending {
                     form.set_busy(Some(Busy::Sending {
