@@ -25,6 +25,8 @@ pub mod tree;
 #[cfg(test)]
 mod screens;
 #[cfg(test)]
+mod screenshot;
+#[cfg(test)]
 mod scripted;
 #[cfg(test)]
 mod testdata;
