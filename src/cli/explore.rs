@@ -4,8 +4,14 @@ use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use std::sync::Arc;
+
+use super::send::{PlaneArgs, data_plane_from};
 use super::{Common, EXIT_USAGE};
 use crate::config::Config;
+use crate::send::{DataPlane, HttpConfig, UreqTransport};
+use crate::ui::compose::ComposeSetup;
+use crate::ui::jobs::SharedTransport;
 use crate::ui::run::{RunOptions, Start, run};
 use crate::ui::theme::{Theme, ThemeName};
 
@@ -29,12 +35,48 @@ pub fn no_input_text(store: Option<&std::path::Path>) -> String {
     )
 }
 
+/// The explorer's own options.
+#[derive(Debug)]
+pub struct ExploreArgs<'a> {
+    /// Don't capture the mouse.
+    pub no_mouse: bool,
+    /// The theme name, overriding the config.
+    pub theme: Option<&'a str>,
+    /// Where composed calls are sent.
+    pub plane: &'a PlaneArgs,
+}
+
+/// What composing in the explorer uses: the store, the data plane (or why there is none) and
+/// a transport for it. Problems become warnings for the status bar; composing still works.
+pub fn compose_setup(
+    common: &Common,
+    plane: &PlaneArgs,
+    config: &Config,
+    warnings: &mut Vec<String>,
+) -> (ComposeSetup, Option<SharedTransport>) {
+    let store = common.store.clone().or_else(crate::store::default_path);
+    let resolved = match data_plane_from(plane, config) {
+        Ok(p) => p,
+        Err(e) => {
+            warnings.push(format!("{e:#}; calls can only be kept locally"));
+            None
+        }
+    };
+    let setup = ComposeSetup {
+        store,
+        data_plane: resolved.as_ref().map(|p| p.url().to_owned()),
+        insecure: resolved.as_ref().is_some_and(DataPlane::is_insecure),
+    };
+    let transport = resolved
+        .map(|p| Arc::new(UreqTransport::new(p, &HttpConfig::default())) as SharedTransport);
+    (setup, transport)
+}
+
 /// Opens the explorer on `paths`, the store, or a screen that says how to open something.
 pub fn run_explorer(
     paths: Vec<PathBuf>,
     common: &Common,
-    no_mouse: bool,
-    theme: Option<&str>,
+    args: &ExploreArgs<'_>,
 ) -> anyhow::Result<ExitCode> {
     if !std::io::stdout().is_terminal() {
         eprintln!(
@@ -42,7 +84,8 @@ pub fn run_explorer(
         );
         return Ok(ExitCode::from(EXIT_USAGE));
     }
-    let (config, warnings) = Config::load();
+    let (config, mut warnings) = Config::load();
+    let (compose, transport) = compose_setup(common, args.plane, &config, &mut warnings);
     let start = if paths.is_empty() {
         let store = common.store.clone().or_else(crate::store::default_path);
         match store {
@@ -52,14 +95,20 @@ pub fn run_explorer(
     } else {
         Start::Load(paths)
     };
-    let theme_name = theme.and_then(ThemeName::from_name).unwrap_or(config.theme);
+    let theme_name = args
+        .theme
+        .and_then(ThemeName::from_name)
+        .unwrap_or(config.theme);
     run(RunOptions {
         start,
-        mouse: config.mouse && !no_mouse,
+        mouse: config.mouse && !args.no_mouse,
         theme: Theme::from_env(theme_name),
         keymap: config.keymap.clone(),
         warnings,
         threads: common.threads,
+        compose,
+        transport,
+        policy: args.plane.policy(),
     })?;
     Ok(ExitCode::SUCCESS)
 }

@@ -39,6 +39,9 @@ pub struct Cli {
     /// Explorer: colour theme, overriding the config (`NO_COLOR` still wins).
     #[arg(long, value_name = "THEME", value_parser = ["dark", "light"])]
     pub theme: Option<String>,
+    /// Explorer: where composed calls are sent.
+    #[command(flatten)]
+    pub plane: send::PlaneArgs,
 }
 
 /// Options shared by every command.
@@ -82,7 +85,15 @@ pub fn main() -> ExitCode {
         Some(Command::Import(args)) => import::run(&args, &cli.common),
         Some(Command::Send(args)) => send::run_send(&args, &cli.common),
         Some(Command::Outbox(args)) => send::run_outbox(&args, &cli.common),
-        None => explore::run_explorer(cli.paths, &cli.common, cli.no_mouse, cli.theme.as_deref()),
+        None => explore::run_explorer(
+            cli.paths,
+            &cli.common,
+            &explore::ExploreArgs {
+                no_mouse: cli.no_mouse,
+                theme: cli.theme.as_deref(),
+                plane: &cli.plane,
+            },
+        ),
     };
     match result {
         Ok(code) => code,

@@ -10,11 +10,14 @@ use std::sync::Arc;
 use crate::model::{Model, Origin};
 use crate::source::{LoadError, LoadProgress};
 
+mod compose;
 mod view;
 
 use super::action::Action;
+use super::compose::{ComposeSetup, Composer, system_clock};
 use super::detail::{DetailPane, Raw};
 use super::help::{HelpOutcome, HelpState};
+use super::jobs::{Job, JobReply};
 use super::keymap::{InputContext, Keymap};
 use super::search::{Filter, SearchInput};
 use super::status::{Level, LoadState, StatusBar};
@@ -40,6 +43,10 @@ pub enum Message {
     Filtered(Box<Filter>),
     /// Time passed (for the loading indicator).
     Tick,
+    /// Text was pasted (bracketed paste).
+    Paste(String),
+    /// A compose job reported back.
+    Job(Box<JobReply>),
 }
 
 /// Something for the event loop to do.
@@ -54,6 +61,8 @@ pub enum Effect {
     Copy(String),
     /// Load the inputs again.
     Reload,
+    /// Run a compose job (save a draft, send, list the outbox…).
+    Job(Job),
     /// Leave.
     Quit,
 }
@@ -89,6 +98,12 @@ pub struct App {
     areas: (Rect, Rect),
     effects: Vec<Effect>,
     ticks: u64,
+    composer: Composer,
+    /// The group to show once the model is loaded again (after a call was sent or kept).
+    reveal: Option<String>,
+    /// The load in progress was asked for by composing: its outcome message stays in the
+    /// status bar rather than the input's problems.
+    quiet_reload: bool,
 }
 
 impl App {
@@ -118,6 +133,9 @@ impl App {
             areas: (Rect::default(), Rect::default()),
             effects: Vec::new(),
             ticks: 0,
+            composer: Composer::new(ComposeSetup::default(), system_clock),
+            reveal: None,
+            quiet_reload: false,
         }
     }
 
@@ -207,6 +225,8 @@ impl App {
                 }
             }
             Message::Tick => self.ticks += 1,
+            Message::Paste(text) => self.on_paste(&text),
+            Message::Job(reply) => self.on_job(*reply),
         }
     }
 
@@ -226,7 +246,11 @@ impl App {
         match result {
             Ok(model) => {
                 let problems = model.problems();
-                if let Some(first) = problems.first() {
+                // A message already shown (a config warning, drafts to reopen, the outcome
+                // of a send) matters more; the summary counts the problems anyway.
+                let quiet =
+                    std::mem::take(&mut self.quiet_reload) || self.status.message().is_some();
+                if let Some(first) = problems.first().filter(|_| !quiet) {
                     let at = crate::model::problem_label(model.sources(), first);
                     self.status.set(
                         format!("first problem at {at}: {}", first.error),
@@ -239,6 +263,9 @@ impl App {
                 self.search.clear();
                 self.model = Some(Arc::new(model));
                 self.load = LoadState::Loaded;
+                if let Some(group) = self.reveal.take() {
+                    self.reveal_group(&group);
+                }
             }
             // The status bar shows the failure from the load state; no second copy.
             Err(e) => self.load = LoadState::Failed(e.to_string()),
@@ -246,13 +273,16 @@ impl App {
     }
 
     fn on_key(&mut self, key: KeyEvent) {
-        let context = if self.search.editing {
+        let context = if self.composer.is_open() {
+            self.composer.input_context()
+        } else if self.search.editing {
             InputContext::TextInput
         } else {
             InputContext::Normal
         };
         match self.keymap.action_for(&key, context) {
             Some(action) => self.on_action(action),
+            None if self.composer.is_open() => self.compose_key(&key),
             None if self.search.editing => self.on_search_key(key),
             None => {}
         }
@@ -311,6 +341,15 @@ impl App {
                 HelpOutcome::Pass => {}
             }
         }
+        if self.compose_action(action) {
+            return;
+        }
+        if self.composer.is_open()
+            && !matches!(action, Action::Quit | Action::ForceQuit | Action::Help)
+        {
+            // The form and the outbox are modal: the tree waits behind them.
+            return;
+        }
         match action {
             Action::ForceQuit | Action::Quit => self.effects.push(Effect::Quit),
             Action::Help => self.help = Some(HelpState::default()),
@@ -358,10 +397,6 @@ impl App {
                 }
             }
             Action::Copy => self.copy(),
-            Action::Compose | Action::Edit | Action::Outbox => self.status.set(
-                format!("{} is not available in the explorer yet", action.label()),
-                Level::Info,
-            ),
             _ => match self.focus {
                 Focus::Tree => self.tree_action(action),
                 Focus::Detail => self.detail_action(action),
@@ -473,6 +508,10 @@ impl App {
     }
 
     fn on_mouse(&mut self, mouse: MouseEvent) {
+        if self.composer.is_open() {
+            // The tree behind the form stays as it is.
+            return;
+        }
         let at = Position::new(mouse.column, mouse.row);
         let (tree_area, detail_area) = self.areas;
         let in_tree = tree_area.contains(at);

@@ -4,7 +4,8 @@
 //!
 //! Work that can take time runs on threads that post messages back: the load, reading raw calls
 //! and compiling search queries (one worker each, latest request wins, so scrolling fast through
-//! calls reads only the last, and typing fast compiles only the last query).
+//! calls reads only the last, and typing fast compiles only the last query), and composing's
+//! jobs ([`super::jobs`]: saving drafts, sending, the outbox).
 
 use std::io;
 use std::path::PathBuf;
@@ -17,10 +18,13 @@ use std::time::{Duration, Instant};
 use ratatui::crossterm::event::{self, Event, KeyEventKind};
 
 use crate::model::{Model, Origin};
+use crate::send::RetryPolicy;
 use crate::source::{self, LoadOptions};
 
 use super::app::{App, Effect, Message};
 use super::clipboard::{Clipboard, Osc52Clipboard};
+use super::compose::ComposeSetup;
+use super::jobs::{ComposeJobs, Post, SharedTransport, load_with_composed};
 use super::keymap::Keymap;
 use super::search::Filter;
 use super::status::{Level, LoadState};
@@ -46,7 +50,7 @@ pub enum Start {
 }
 
 /// Everything the event loop needs.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct RunOptions {
     /// What to open.
     pub start: Start,
@@ -60,6 +64,24 @@ pub struct RunOptions {
     pub warnings: Vec<String>,
     /// Parser threads (`None`: one per core).
     pub threads: Option<usize>,
+    /// Where drafts live and where calls go.
+    pub compose: ComposeSetup,
+    /// How to send, when a data plane is configured.
+    pub transport: Option<SharedTransport>,
+    /// How often to try a send before it waits in the outbox.
+    pub policy: RetryPolicy,
+}
+
+impl std::fmt::Debug for RunOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RunOptions")
+            .field("start", &self.start)
+            .field("mouse", &self.mouse)
+            .field("threads", &self.threads)
+            .field("compose", &self.compose)
+            .field("transport", &self.transport.as_ref().map(|_| "…"))
+            .finish_non_exhaustive()
+    }
 }
 
 /// Runs the explorer until the user quits. The terminal is restored on every exit path.
@@ -69,13 +91,34 @@ pub fn run(options: RunOptions) -> io::Result<()> {
     })?;
     let (tx, rx) = mpsc::channel::<Message>();
     spawn_input(tx.clone());
-    let (state, paths) = match &options.start {
+    let (state, mut paths) = match &options.start {
         Start::Load(paths) => (LoadState::Loading(None), paths.clone()),
         Start::NoInput(text) => (LoadState::NoInput(text.clone()), Vec::new()),
     };
     let mut app = App::new(state, options.keymap, options.theme, &options.warnings);
-    let mut loader =
-        (!paths.is_empty()).then(|| Loader::spawn(&paths, options.threads, tx.clone()));
+    app.set_compose(options.compose.clone());
+    let store = options.compose.store.clone();
+    let mut loader = (!paths.is_empty()).then(|| {
+        Loader::spawn(
+            &paths,
+            composed(&paths, store.as_ref()),
+            options.threads,
+            tx.clone(),
+        )
+    });
+    let post_tx = Mutex::new(tx.clone());
+    let post: Post = Arc::new(move |message| {
+        if let Ok(tx) = post_tx.lock() {
+            let _ = tx.send(message);
+        }
+    });
+    let mut jobs = ComposeJobs::new(
+        store.clone(),
+        options.transport.clone(),
+        options.policy.clone(),
+        post,
+        false,
+    );
     let raw = Latest::spawn(tx.clone(), |(model, origin): (Arc<Model>, Origin)| {
         let result = source::read_raw(model.sources(), origin).map_err(|e| e.to_string());
         Message::Raw(origin, result)
@@ -116,7 +159,12 @@ pub fn run(options: RunOptions) -> io::Result<()> {
         }
         for effect in app.settle() {
             match effect {
-                Effect::Quit => return Ok(()),
+                Effect::Quit => {
+                    // The last keystrokes of a draft reach the store before we go.
+                    jobs.finish();
+                    return Ok(());
+                }
+                Effect::Job(job) => jobs.perform(job),
                 Effect::FetchRaw(origin) => {
                     if let Some(model) = app.shared_model() {
                         raw.request((model, origin));
@@ -136,13 +184,35 @@ pub fn run(options: RunOptions) -> io::Result<()> {
                     if let Some(old) = loader.take() {
                         old.cancel();
                     }
-                    loader = Some(Loader::spawn(&paths, options.threads, tx.clone()));
+                    if paths.is_empty()
+                        && let Some(s) = store.as_ref().filter(|s| s.exists())
+                    {
+                        // Started with nothing to open; the first kept call made the store.
+                        paths = vec![s.clone()];
+                    }
+                    let composed = composed(&paths, store.as_ref());
+                    loader = Some(Loader::spawn(&paths, composed, options.threads, tx.clone()));
                 }
             }
             dirty = true;
         }
     }
+    jobs.finish();
     Ok(())
+}
+
+/// The store whose composed calls join the inputs: none when the store is one of the inputs
+/// (all of it is loaded then).
+fn composed(paths: &[PathBuf], store: Option<&PathBuf>) -> Option<PathBuf> {
+    let store = store?;
+    let same = |p: &PathBuf| {
+        p == store
+            || matches!(
+                (p.canonicalize(), store.canonicalize()),
+                (Ok(a), Ok(b)) if a == b
+            )
+    };
+    (!paths.iter().any(same)).then(|| store.clone())
 }
 
 /// Reads terminal events on a thread of its own and posts them.
@@ -153,6 +223,7 @@ fn spawn_input(tx: Sender<Message>) {
                 Ok(Event::Key(key)) if key.kind != KeyEventKind::Release => Message::Key(key),
                 Ok(Event::Mouse(mouse)) => Message::Mouse(mouse),
                 Ok(Event::Resize(..)) => Message::Resize,
+                Ok(Event::Paste(text)) => Message::Paste(text),
                 Ok(_) => continue,
                 // The terminal is gone: nothing more will come.
                 Err(_) => return,
@@ -171,7 +242,12 @@ struct Loader {
 }
 
 impl Loader {
-    fn spawn(paths: &[PathBuf], threads: Option<usize>, tx: Sender<Message>) -> Loader {
+    fn spawn(
+        paths: &[PathBuf],
+        composed: Option<PathBuf>,
+        threads: Option<usize>,
+        tx: Sender<Message>,
+    ) -> Loader {
         let mut options = LoadOptions::default();
         if let Some(t) = threads {
             options.threads = t.max(1);
@@ -182,7 +258,7 @@ impl Loader {
         let finished = done.clone();
         thread::spawn(move || {
             let mut last = Instant::now() - PROGRESS_EVERY;
-            let result = source::load(&paths, &options, &mut |p| {
+            let result = load_with_composed(&paths, composed.as_deref(), &options, &mut |p| {
                 if last.elapsed() >= PROGRESS_EVERY {
                     last = Instant::now();
                     let _ = tx.send(Message::Progress(p.clone()));

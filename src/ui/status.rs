@@ -9,7 +9,7 @@ use ratatui::widgets::Paragraph;
 use crate::model::Model;
 use crate::source::LoadProgress;
 
-use super::text::safe;
+use super::text::{columns, fit, safe};
 use super::theme::Theme;
 
 /// How loading stands.
@@ -141,8 +141,20 @@ impl StatusBar {
                 Level::Warning => theme.warning,
                 Level::Error => theme.error,
             };
+            let text = safe(text).into_owned();
+            // The message is what just happened: when both do not fit, the summary gives way
+            // (down to a third of the line).
+            let width = area.width as usize;
+            let wanted = columns(&text) + 3;
+            if let Some(first) = top.first_mut() {
+                let used = columns(&first.content);
+                if used + wanted > width {
+                    let keep = width.saturating_sub(wanted).max(width / 3).min(used);
+                    first.content = fit(&first.content, keep).into();
+                }
+            }
             top.push(Span::raw(" │ "));
-            top.push(Span::styled(safe(text).into_owned(), style));
+            top.push(Span::styled(text, style));
         }
         let lines = vec![Line::from(top).style(theme.status_bar), bottom];
         frame.render_widget(Paragraph::new(lines), area);

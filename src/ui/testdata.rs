@@ -2,21 +2,27 @@
 //! twice, a nested address, a custom trait and one identify call. Kept in memory (as stdin is) so
 //! raw calls can be read back without files, and origins read `events.jsonl:LINE`.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
 use super::app::{App, Effect, Message};
+use super::compose::ComposeSetup;
+use super::jobs::{ComposeJobs, Post, SharedTransport, load_composed};
 use super::keymap::{KeyCombo, Keymap};
 use super::search::Filter;
 use super::status::LoadState;
 use super::text::plain;
 use super::theme::Theme;
 use super::tree::Node;
+use crate::event::EventTime;
 use crate::model::{Model, ModelBuilder, SourceInfo, SourceKind};
+use crate::send::{Payload, Response, RetryPolicy, Transport, TransportError};
 use crate::source::read_raw;
 
 /// The input, one event per line.
@@ -38,6 +44,12 @@ pub const EVENTS: &str = concat!(
 /// Builds a model from `text` as if it were a JSONL file called `events.jsonl`.
 pub fn model_from(text: &str) -> Model {
     let mut builder = ModelBuilder::new();
+    add_text(&mut builder, text);
+    builder.finish()
+}
+
+/// Adds `text` to `builder` as if it were a JSONL file called `events.jsonl`.
+pub fn add_text(builder: &mut ModelBuilder, text: &str) {
     let data: std::sync::Arc<[u8]> = text.as_bytes().into();
     let source = builder.add_source(SourceInfo {
         path: PathBuf::from("events.jsonl"),
@@ -48,18 +60,79 @@ pub fn model_from(text: &str) -> Model {
     crate::source::load_lines(
         &mut reader,
         source,
-        &mut builder,
+        builder,
         1,
         &AtomicBool::new(false),
         &mut |_| {},
     );
-    builder.finish()
 }
 
 /// The model of [`EVENTS`].
 pub fn model() -> Model {
     model_from(EVENTS)
 }
+
+/// A transport that answers from a script (then refuses every connection) and remembers every
+/// payload, so tests can assert "POST sent" without a network.
+#[derive(Default)]
+pub struct FakeTransport {
+    replies: Mutex<std::collections::VecDeque<Result<Response, TransportError>>>,
+    /// Every payload posted, in order.
+    pub posted: Mutex<Vec<Payload>>,
+}
+
+impl FakeTransport {
+    /// A transport answering `replies` in order.
+    pub fn new(replies: Vec<Result<Response, TransportError>>) -> Arc<FakeTransport> {
+        Arc::new(FakeTransport {
+            replies: Mutex::new(replies.into()),
+            posted: Mutex::new(Vec::new()),
+        })
+    }
+
+    /// An HTTP answer.
+    pub fn reply(status: u16, body: &str) -> Result<Response, TransportError> {
+        Ok(Response {
+            status,
+            body: body.into(),
+            location: None,
+        })
+    }
+
+    /// Adds answers to the script.
+    pub fn push(&self, reply: Result<Response, TransportError>) {
+        self.replies.lock().expect("script").push_back(reply);
+    }
+
+    /// The events posted so far, parsed.
+    pub fn events(&self) -> Vec<serde_json::Value> {
+        self.posted
+            .lock()
+            .expect("posted")
+            .iter()
+            .map(|p| serde_json::from_slice(&p.body).expect("JSON body"))
+            .collect()
+    }
+}
+
+impl Transport for FakeTransport {
+    fn post(&self, payload: &Payload) -> Result<Response, TransportError> {
+        self.posted.lock().expect("posted").push(payload.clone());
+        self.replies
+            .lock()
+            .expect("script")
+            .pop_front()
+            .unwrap_or(Err(TransportError::Refused))
+    }
+}
+
+/// The clock of composing tests: 2025-01-01T12:00:00Z.
+pub fn fixed_clock() -> EventTime {
+    EventTime::from_utc_ms(1_735_732_800_000)
+}
+
+/// The data plane URL composing tests pretend to send to.
+pub const TEST_PLANE: &str = "http://127.0.0.1:8080";
 
 /// Drives an [`App`] the way the event loop does, on a [`TestBackend`] of a fixed size.
 pub struct Harness {
@@ -69,6 +142,12 @@ pub struct Harness {
     pub terminal: Terminal<TestBackend>,
     /// Every effect the app asked for, in order (raw reads are answered at once).
     pub effects: Vec<Effect>,
+    /// Compose jobs, run inline (the draft writer keeps its thread), when composing is set up.
+    jobs: Option<ComposeJobs>,
+    /// Messages the jobs posted, waiting to be applied.
+    posted: Arc<Mutex<Vec<Message>>>,
+    /// The input text and the store, to load again on a reload.
+    input: Option<(String, PathBuf)>,
 }
 
 impl Harness {
@@ -80,7 +159,56 @@ impl Harness {
             app,
             terminal,
             effects: Vec::new(),
+            jobs: None,
+            posted: Arc::new(Mutex::new(Vec::new())),
+            input: None,
         }
+    }
+
+    /// An app that loaded `text` plus the store's composed calls, with drafts and the outbox
+    /// in the store at `store`, sending through `transport` (none: no data plane), retrying
+    /// quickly, on the [`fixed_clock`].
+    pub fn composing(text: &str, store: &Path, transport: Option<SharedTransport>) -> Harness {
+        let mut h = Harness::new(LoadState::Loading(None));
+        h.app.set_clock(fixed_clock);
+        let sink = h.posted.clone();
+        let post: Post = Arc::new(move |m| sink.lock().expect("queue").push(m));
+        let policy = RetryPolicy {
+            max_attempts: 3,
+            base_delay: Duration::from_millis(1),
+            max_delay: Duration::from_millis(2),
+        };
+        h.app.set_compose(ComposeSetup {
+            store: Some(store.to_path_buf()),
+            data_plane: transport.as_ref().map(|_| TEST_PLANE.to_string()),
+            insecure: false,
+        });
+        h.jobs = Some(ComposeJobs::new(
+            Some(store.to_path_buf()),
+            transport,
+            policy,
+            post,
+            true,
+        ));
+        h.input = Some((text.to_string(), store.to_path_buf()));
+        h.reload();
+        h
+    }
+
+    /// Loads the input and the store's composed calls again, as the loader would.
+    fn reload(&mut self) {
+        if let Some(model) = self.reloaded() {
+            self.send(Message::Loaded(Box::new(Ok(model))));
+        }
+    }
+
+    /// The model of the input plus the store's composed calls.
+    fn reloaded(&self) -> Option<Model> {
+        let (text, store) = self.input.as_ref()?;
+        let mut builder = ModelBuilder::new();
+        add_text(&mut builder, text);
+        load_composed(&mut builder, store).expect("composed calls");
+        Some(builder.finish())
     }
 
     /// An app that loaded `text` (see [`model_from`]).
@@ -120,11 +248,37 @@ impl Harness {
                             self.app.update(Message::Filtered(Box::new(filter)));
                         }
                     }
+                    Effect::Job(job) => {
+                        if let Some(jobs) = &mut self.jobs {
+                            jobs.perform(job.clone());
+                        }
+                    }
+                    Effect::Quit => {
+                        if let Some(jobs) = &self.jobs {
+                            jobs.finish();
+                        }
+                    }
                     _ => {}
                 }
+                let reload = effect == Effect::Reload;
                 self.effects.push(effect);
+                if reload && let Some(model) = self.reloaded() {
+                    self.app.update(Message::Loaded(Box::new(Ok(model))));
+                }
+            }
+            let posted: Vec<Message> = std::mem::take(&mut *self.posted.lock().expect("queue"));
+            for message in posted {
+                self.app.update(message);
             }
         }
+    }
+
+    /// Waits for the draft writer to write, then applies what it posted (for draft-save errors).
+    pub fn flush_drafts(&mut self) {
+        if let Some(jobs) = &self.jobs {
+            jobs.finish();
+        }
+        self.send(Message::Resize);
     }
 
     /// Presses keys written as in the config, separated by spaces: `"j j enter shift-tab"`.

@@ -11,11 +11,17 @@ use crate::ui::help::{HelpOverlay, hint_line};
 use crate::ui::status::LoadState;
 use crate::ui::tree::Ctx;
 
+/// The tree's largest share of the width, in percent, while the form or outbox is open.
+const FORM_SPLIT: u16 = 35;
+
 impl App {
     /// The actions the hint line offers for the focused pane.
     fn hint_actions(&self) -> &'static [Action] {
         if self.help.is_some() {
             return &[Action::Back, Action::Up, Action::Down];
+        }
+        if self.composer.is_open() {
+            return self.composer.hint_actions();
         }
         match (self.focus, self.model.is_some()) {
             (_, false) => &[Action::Help, Action::Quit],
@@ -47,9 +53,15 @@ impl App {
     pub fn draw(&mut self, frame: &mut Frame) {
         let [main, status] =
             Layout::vertical([Constraint::Min(3), Constraint::Length(2)]).areas(frame.area());
+        // The form needs room; the tree stays visible beside it for context.
+        let split = if self.composer.is_open() {
+            self.split.min(FORM_SPLIT)
+        } else {
+            self.split
+        };
         let [left, right] = Layout::horizontal([
-            Constraint::Percentage(self.split),
-            Constraint::Percentage(100 - self.split),
+            Constraint::Percentage(split),
+            Constraint::Percentage(100 - split),
         ])
         .areas(main);
         self.areas = (left, right);
@@ -60,14 +72,29 @@ impl App {
                     model,
                     filter: self.filter.as_ref(),
                 };
-                pane.draw(frame, left, ctx, theme, self.focus == Focus::Tree);
-                self.detail.draw(
+                let composing = self.composer.is_open();
+                pane.draw(
                     frame,
-                    right,
+                    left,
+                    ctx,
                     theme,
-                    self.focus == Focus::Detail,
-                    self.filter.as_ref(),
+                    self.focus == Focus::Tree && !composing,
                 );
+                if composing {
+                    self.composer.draw(frame, right, theme);
+                } else {
+                    self.detail.draw(
+                        frame,
+                        right,
+                        theme,
+                        self.focus == Focus::Detail,
+                        self.filter.as_ref(),
+                    );
+                }
+            }
+            _ if self.composer.is_open() => {
+                self.draw_placeholder(frame, left);
+                self.composer.draw(frame, right, &self.theme);
             }
             _ => self.draw_placeholder(frame, main),
         }
@@ -88,7 +115,20 @@ impl App {
                 Span::styled("   enter keep · esc clear", self.theme.hint_label),
             ])
         } else {
-            let hints = fit_hints(self.keymap.hints(self.hint_actions()), status.width);
+            let mut hints = self.keymap.hints(self.hint_actions());
+            if self.composer.is_open() {
+                for (_, label) in &mut hints {
+                    *label = match *label {
+                        "next pane" => "next field",
+                        "prev pane" => "prev field",
+                        "back" => "leave",
+                        "open" => "open draft",
+                        "force quit" => "quit",
+                        other => other,
+                    };
+                }
+            }
+            let hints = fit_hints(hints, status.width);
             hint_line(&hints, &self.theme)
         };
         self.status.draw(

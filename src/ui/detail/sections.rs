@@ -2,7 +2,7 @@
 //! user's groups and identify traits; a call's origin and raw JSON.
 
 use crate::model::{CallId, GroupId, Model, UserId, origin_label};
-use crate::ui::tree::label::{plural, short_origin};
+use crate::ui::tree::label::{mark_label, plural, short_origin};
 
 use super::{LIST_CAP, Raw, json};
 use crate::ui::text::{Piece, TextLine, Tone, columns, data, fit, safe, ui};
@@ -258,8 +258,15 @@ pub fn trait_lines(model: &Model, g: GroupId, e: u32, mark: Option<u32>) -> Vec<
     ))]);
     for (old, new, call, i) in rows {
         let marked = mark == Some(i as u32);
+        // A composed call shows its mark up front too, where a narrow pane cannot cut it off.
+        let lead = match (marked, call.mark) {
+            (true, _) => "› ",
+            (false, crate::model::CallMark::Sent) => "↑ ",
+            (false, crate::model::CallMark::Local) => "⌂ ",
+            (false, crate::model::CallMark::Loaded) => "  ",
+        };
         let mut line = vec![
-            ui(if marked { "› " } else { "  " }, Tone::Heading),
+            ui(lead, Tone::Heading),
             dim(fit(&call.time.to_short(), 19)),
             ui("  ", Tone::Plain),
         ];
@@ -283,6 +290,9 @@ pub fn trait_lines(model: &Model, g: GroupId, e: u32, mark: Option<u32>) -> Vec<
             tone: Tone::Plain,
         });
         line.push(dim(format!("  {}", short_origin(model, call.origin))));
+        if let Some(mark) = mark_label(call.mark, false) {
+            line.push(ui(format!("  {mark}"), Tone::Warning));
+        }
         out.push(line);
     }
     out
@@ -406,10 +416,8 @@ pub fn call_lines(model: &Model, id: CallId, raw: Option<&Raw>) -> Vec<TextLine>
         vec![],
     ];
     out[0].extend(group_title(model, call.group));
-    match call.mark {
-        crate::model::CallMark::Loaded => {}
-        crate::model::CallMark::Sent => out[1].push(dim("  (sent from groupscope)")),
-        crate::model::CallMark::Local => out[1].push(dim("  (saved locally, not sent)")),
+    if let Some(mark) = mark_label(call.mark, true) {
+        out[1].push(ui(format!("  {mark}"), Tone::Warning));
     }
     match raw {
         Some(Raw::Loaded(text)) => out.extend(json::pretty(text)),

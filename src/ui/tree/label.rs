@@ -68,6 +68,20 @@ pub fn short_origin(model: &Model, origin: crate::model::Origin) -> String {
     safe(&short).into_owned()
 }
 
+/// How a call composed in groupscope is marked (`None` for a loaded call): the long form for a
+/// call's own row and detail, the short one beside a trait change. A symbol and words, so the
+/// mark reads without colour.
+pub fn mark_label(mark: crate::model::CallMark, long: bool) -> Option<&'static str> {
+    use crate::model::CallMark;
+    match (mark, long) {
+        (CallMark::Loaded, _) => None,
+        (CallMark::Sent, true) => Some("↑ sent by groupscope"),
+        (CallMark::Sent, false) => Some("↑ sent"),
+        (CallMark::Local, true) => Some("⌂ local, never sent"),
+        (CallMark::Local, false) => Some("⌂ local"),
+    }
+}
+
 /// `n thing` or `n things`.
 pub fn plural(n: usize, one: &str, many: &str) -> String {
     format!("{n} {}", if n == 1 { one } else { many })
@@ -214,6 +228,9 @@ pub fn label(model: &Model, node: Node) -> TextLine {
                 dim("  by ".into()),
                 data(model.user_label(call.user), Tone::Plain),
             ]
+            .into_iter()
+            .chain(mark_label(call.mark, false).map(|m| ui(format!("  {m}"), Tone::Warning)))
+            .collect()
         }
         Node::Call(id) => {
             let call = model.call(id);
@@ -226,10 +243,8 @@ pub fn label(model: &Model, node: Node) -> TextLine {
                     plural(model.snapshot(call.snapshot).len(), "trait", "traits")
                 )),
             ];
-            match call.mark {
-                crate::model::CallMark::Loaded => {}
-                crate::model::CallMark::Sent => out.push(ui("  · sent", Tone::Warning)),
-                crate::model::CallMark::Local => out.push(ui("  · local, not sent", Tone::Warning)),
+            if let Some(mark) = mark_label(call.mark, true) {
+                out.push(ui(format!("  {mark}"), Tone::Warning));
             }
             out
         }
