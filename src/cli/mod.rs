@@ -98,7 +98,7 @@ pub fn main() -> ExitCode {
     match result {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("groupscope: {e:#}");
+            eprintln!("groupscope: {}", describe(&e));
             ExitCode::from(EXIT_USAGE)
         }
     }
@@ -144,4 +144,18 @@ pub fn load_model(paths: &[PathBuf], common: &Common) -> anyhow::Result<Model> {
 /// Where an event came from, for people: `file:line`, or the table and row id.
 pub fn origin_label(model: &Model, origin: crate::model::Origin) -> String {
     crate::model::origin_label(model.sources(), origin)
+}
+
+/// One sentence for an error and its causes, skipping causes its message already includes
+/// (typed errors often print their source themselves).
+pub fn describe(e: &anyhow::Error) -> String {
+    let mut out = e.to_string();
+    for cause in e.chain().skip(1) {
+        let text = cause.to_string();
+        if !out.contains(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
+    }
+    out
 }

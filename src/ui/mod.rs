@@ -31,6 +31,8 @@ mod compose_screens;
 #[cfg(test)]
 mod screens;
 #[cfg(test)]
+mod screenshot;
+#[cfg(test)]
 mod scripted;
 #[cfg(test)]
 mod scripted_compose;
