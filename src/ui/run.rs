@@ -106,11 +106,10 @@ pub fn run(options: RunOptions) -> io::Result<()> {
             tx.clone(),
         )
     });
-    let post_tx = Mutex::new(tx.clone());
+    let post_tx = tx.clone();
     let post: Post = Arc::new(move |message| {
-        if let Ok(tx) = post_tx.lock() {
-            let _ = tx.send(message);
-        }
+        // The loop has ended when this fails; nothing is left to tell.
+        let _ = post_tx.send(message);
     });
     let mut jobs = ComposeJobs::new(
         store.clone(),
