@@ -170,3 +170,27 @@ fn readers_keep_reading_while_the_import_command_writes_in_another_process() {
     assert_eq!(*seen.last().unwrap(), 2 * PER_IMPORT as u64);
     eprintln!("{} reads during a {took:?} import", seen.len());
 }
+
+#[test]
+fn a_new_store_whose_writer_is_still_open_is_recognised() {
+    // Until the first checkpoint, a new store's first page (with its application id) is only in
+    // the WAL: a reader must still see a store, not a foreign database.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("store.db");
+    let mut writer = Store::open(&path).unwrap();
+    import_batch(&mut writer, 0);
+    assert!(dir.path().join("store.db-wal").exists());
+    assert!(Store::is_store(&path));
+    let model = load(
+        std::slice::from_ref(&path),
+        &LoadOptions::default(),
+        &mut |_| {},
+    )
+    .unwrap();
+    assert_eq!(model.counts().group, PER_IMPORT as u64);
+    assert_eq!(
+        model.sources()[0].kind,
+        groupscope::model::SourceKind::Store
+    );
+    drop(writer);
+}

@@ -1,5 +1,6 @@
 //! The command line: argument parsing and the headless commands.
 
+pub mod explore;
 mod history;
 pub mod import;
 pub mod send;
@@ -31,6 +32,16 @@ pub struct Cli {
     /// Options shared by every command.
     #[command(flatten)]
     pub common: Common,
+    /// Explorer: don't capture the mouse, so the terminal's own text selection works
+    /// (overrides `mouse` in the config).
+    #[arg(long)]
+    pub no_mouse: bool,
+    /// Explorer: colour theme, overriding the config (`NO_COLOR` still wins).
+    #[arg(long, value_name = "THEME", value_parser = ["dark", "light"])]
+    pub theme: Option<String>,
+    /// Explorer: where composed calls are sent.
+    #[command(flatten)]
+    pub plane: send::PlaneArgs,
 }
 
 /// Options shared by every command.
@@ -74,19 +85,20 @@ pub fn main() -> ExitCode {
         Some(Command::Import(args)) => import::run(&args, &cli.common),
         Some(Command::Send(args)) => send::run_send(&args, &cli.common),
         Some(Command::Outbox(args)) => send::run_outbox(&args, &cli.common),
-        None => {
-            let args = stats::StatsArgs {
-                paths: cli.paths,
-                json: false,
-                strict: false,
-            };
-            stats::run(&args, &cli.common)
-        }
+        None => explore::run_explorer(
+            cli.paths,
+            &cli.common,
+            &explore::ExploreArgs {
+                no_mouse: cli.no_mouse,
+                theme: cli.theme.as_deref(),
+                plane: &cli.plane,
+            },
+        ),
     };
     match result {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("groupscope: {e:#}");
+            eprintln!("groupscope: {}", describe(&e));
             ExitCode::from(EXIT_USAGE)
         }
     }
@@ -158,6 +170,20 @@ pub fn json_safe(json: String) -> String {
 /// Where an event came from, for people: `file:line`, or the table and row id.
 pub fn origin_label(model: &Model, origin: crate::model::Origin) -> String {
     crate::model::origin_label(model.sources(), origin)
+}
+
+/// One sentence for an error and its causes, skipping causes its message already includes
+/// (typed errors often print their source themselves).
+pub fn describe(e: &anyhow::Error) -> String {
+    let mut out = e.to_string();
+    for cause in e.chain().skip(1) {
+        let text = cause.to_string();
+        if !out.contains(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
+    }
+    out
 }
 
 #[cfg(test)]

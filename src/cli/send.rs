@@ -12,9 +12,7 @@ use crate::compose::{Draft, build_traits, parse_trait_assignment};
 use crate::config::Config;
 use crate::event::EventTime;
 use crate::send::dispatch::{Dispatch, dispatch, new_event, retry_entry};
-use crate::send::{
-    DataPlane, HttpConfig, RetryPolicy, UreqTransport, WriteKey, is_insecure_url, redact_url,
-};
+use crate::send::{DataPlane, HttpConfig, RetryPolicy, UreqTransport, WriteKey};
 use crate::store::{self, Store};
 
 /// Exit code: the data plane rejected the call (it is kept in the outbox).
@@ -45,7 +43,8 @@ pub struct PlaneArgs {
 }
 
 impl PlaneArgs {
-    fn policy(&self) -> RetryPolicy {
+    /// The retry policy these arguments ask for.
+    pub fn policy(&self) -> RetryPolicy {
         RetryPolicy {
             max_attempts: self.attempts.max(1),
             ..RetryPolicy::default()
@@ -130,11 +129,25 @@ pub enum OutboxAction {
 }
 
 /// Resolves the data plane from flags, environment and config; `Ok(None)` when none is set.
+/// Config warnings and a warning about plain http go to stderr.
 pub fn resolve_data_plane(plane: &PlaneArgs) -> anyhow::Result<Option<DataPlane>> {
     let (config, warnings) = Config::load();
     for w in &warnings {
         eprintln!("groupscope: config: {w}");
     }
+    let resolved = data_plane_from(plane, &config)?;
+    if let Some(p) = resolved.as_ref().filter(|p| p.is_insecure()) {
+        eprintln!(
+            "groupscope: warning: {} is plain http to a non-loopback host; the write key travels unencrypted",
+            p.url()
+        );
+    }
+    Ok(resolved)
+}
+
+/// The data plane from flags (and the environment, through clap), else `config`'s profile;
+/// `Ok(None)` when none is set. Prints nothing, so the explorer can show problems itself.
+pub fn data_plane_from(plane: &PlaneArgs, config: &Config) -> anyhow::Result<Option<DataPlane>> {
     let profile = config.profile(plane.profile.as_deref());
     if let (Some(name), None) = (&plane.profile, &profile) {
         anyhow::bail!("no profile {name:?} in the config file");
@@ -156,12 +169,6 @@ pub fn resolve_data_plane(plane: &PlaneArgs) -> anyhow::Result<Option<DataPlane>
         ),
         (Some(url), Some(key)) => {
             let key = WriteKey::new(&key)?;
-            if is_insecure_url(&url) {
-                eprintln!(
-                    "groupscope: warning: {} is plain http to a non-loopback host; the write key travels unencrypted",
-                    redact_url(&url)
-                );
-            }
             Ok(Some(DataPlane::new(&url, key)?))
         }
     }

@@ -9,7 +9,7 @@
 use serde_json::{Map, Value};
 
 use super::payload::{text_to_value, value_to_text};
-use super::{ComposeError, Draft, Field};
+use super::{ComposeError, Draft, Field, TEXT_TRAITS};
 
 /// One `key=value` trait assignment: the key path (`address.city` is `["address", "city"]`)
 /// and the value.
@@ -95,20 +95,6 @@ fn insert_path(
     map.insert(last.clone(), assignment.value.clone());
     Ok(())
 }
-
-/// The reserved traits held as plain text fields (the address is handled apart).
-const TEXT_TRAITS: [(&str, Field); 10] = [
-    ("name", Field::Name),
-    ("email", Field::Email),
-    ("phone", Field::Phone),
-    ("industry", Field::Industry),
-    ("employees", Field::Employees),
-    ("plan", Field::Plan),
-    ("website", Field::Website),
-    ("avatar", Field::Avatar),
-    ("description", Field::Description),
-    ("createdAt", Field::CreatedAt),
-];
 
 /// The address sub-keys and their fields.
 const ADDRESS_PARTS: [(&str, Field); 5] = [

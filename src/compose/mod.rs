@@ -202,6 +202,20 @@ impl Default for Draft {
     }
 }
 
+/// The reserved traits held as plain text fields (the address is handled apart).
+pub(crate) const TEXT_TRAITS: [(&str, Field); 10] = [
+    ("name", Field::Name),
+    ("email", Field::Email),
+    ("phone", Field::Phone),
+    ("industry", Field::Industry),
+    ("employees", Field::Employees),
+    ("plan", Field::Plan),
+    ("website", Field::Website),
+    ("avatar", Field::Avatar),
+    ("description", Field::Description),
+    ("createdAt", Field::CreatedAt),
+];
+
 /// A field of a [`Draft`], named so an [`Issue`] can point at it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Field {

@@ -5,24 +5,21 @@ use std::collections::HashSet;
 use serde_json::Value;
 
 use super::payload::{MAX_EVENT_BYTES, given};
-use super::{Draft, Field, Issue};
+use super::{Draft, Field, Issue, TEXT_TRAITS};
 use crate::event::EventTime;
 
-/// Reserved group traits that have a field of their own (spec §1.2).
-const RESERVED_TRAITS: [(&str, Field); 11] = [
-    ("name", Field::Name),
-    ("email", Field::Email),
-    ("phone", Field::Phone),
-    ("industry", Field::Industry),
-    ("employees", Field::Employees),
-    ("plan", Field::Plan),
-    ("website", Field::Website),
-    ("avatar", Field::Avatar),
-    ("description", Field::Description),
-    ("createdAt", Field::CreatedAt),
-    ("address", Field::AddressStreet),
-];
+/// The reserved group trait a key names and the field that holds it (spec §1.2).
+fn reserved_trait(key: &str) -> Option<(&'static str, Field)> {
+    if key == "address" {
+        return Some(("address", Field::AddressStreet));
+    }
+    TEXT_TRAITS.iter().copied().find(|(name, _)| *name == key)
+}
 
+/// Every reserved trait name with a field.
+fn reserved_names() -> impl Iterator<Item = &'static str> {
+    TEXT_TRAITS.iter().map(|(name, _)| *name).chain(["address"])
+}
 /// Warehouse `groups` columns that silently drop a trait mapping to them (spec §5.2).
 const WAREHOUSE_RESERVED: [&str; 12] = [
     "id",
@@ -142,8 +139,8 @@ impl Draft {
                 ));
                 continue;
             }
-            if let Some((name, field)) = RESERVED_TRAITS.iter().find(|(name, _)| *name == key) {
-                if self.reserved_is_set(*field) {
+            if let Some((name, field)) = reserved_trait(key) {
+                if self.reserved_is_set(field) {
                     issues.push(Issue::error(
                         Field::CustomKey(i),
                         format!(
@@ -166,10 +163,7 @@ impl Draft {
                         "warehouses drop this trait: its column {column:?} is reserved for the envelope"
                     ),
                 ));
-            } else if let Some((name, _)) = RESERVED_TRAITS
-                .iter()
-                .find(|(name, _)| snake_case(name) == column)
-            {
+            } else if let Some(name) = reserved_names().find(|name| snake_case(name) == column) {
                 issues.push(Issue::warning(
                     Field::CustomKey(i),
                     format!("warehouses put this trait in the same column as {name:?}"),

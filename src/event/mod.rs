@@ -4,6 +4,7 @@
 //! Nothing here builds a `serde_json::Value` per event: envelopes are typed, borrowed structs and
 //! `traits` stay raw text until the model needs them.
 
+mod scan;
 pub mod time;
 
 use std::borrow::Cow;
@@ -111,7 +112,8 @@ pub fn parse_text<'a>(bytes: &'a [u8], sink: &mut dyn FnMut(Result<WireEvent<'a>
         return;
     }
     let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
-    let text = match std::str::from_utf8(bytes) {
+    // The SIMD validator only says yes or no; std's says where, for the message.
+    let text = match simdutf8::basic::from_utf8(bytes).or_else(|_| std::str::from_utf8(bytes)) {
         Ok(t) => t,
         Err(e) => {
             sink(Err(EventError::InvalidUtf8(e.valid_up_to())));
@@ -134,7 +136,7 @@ pub fn parse_text<'a>(bytes: &'a [u8], sink: &mut dyn FnMut(Result<WireEvent<'a>
 }
 
 fn parse_object<'a>(text: &'a str, sink: &mut dyn FnMut(Result<WireEvent<'a>, EventError>)) {
-    let env: Envelope<'a> = match serde_json::from_str(text) {
+    let env = match Envelope::read(text) {
         Ok(env) => env,
         Err(e) => return sink(Err(json_error(&e))),
     };
@@ -142,15 +144,11 @@ fn parse_object<'a>(text: &'a str, sink: &mut dyn FnMut(Result<WireEvent<'a>, Ev
         return parse_batch(batch, sink);
     }
     if let Some(payload) = env.payload {
-        // Gateway-backup line: only `payload.batch` is read, never `payload.writeKey`. A map,
-        // not a struct: a repeated key must not make it unreadable and so an event.
-        if let Ok(members) =
-            serde_json::from_str::<BTreeMap<Cow<'_, str>, &'a RawValue>>(payload.get())
-            && (members.contains_key("batch") || members.contains_key("writeKey"))
-        {
+        // Gateway-backup line: only `payload.batch` is read, never `payload.writeKey`.
+        if let Some(batch) = gateway_batch(payload.get()) {
             // Without a usable batch the line itself must not become an event: its raw text
             // (stored by `import`, shown as the raw call) holds the write key.
-            return match members.get("batch").filter(|b| b.get() != "null") {
+            return match batch {
                 Some(batch) => parse_batch(batch, sink),
                 None => sink(Err(EventError::BatchNotArray("null or missing"))),
             };
@@ -173,7 +171,7 @@ fn parse_items<'a>(
     for (index, item) in items.iter().enumerate() {
         let text = item.get();
         let result = if text.starts_with('{') {
-            serde_json::from_str::<Envelope<'a>>(text)
+            Envelope::read(text)
                 .map_err(|e| json_error(&e))
                 .and_then(|env| env.into_event(text))
         } else {
@@ -184,6 +182,18 @@ fn parse_items<'a>(
             error: Box::new(error),
         }));
     }
+}
+
+/// The top-level members of a JSON object, as `(key, raw value)` text in order. Returns `false`
+/// when the quick scan cannot vouch for them (a key with escapes, deep nesting, not one valid
+/// object); the caller then reads the object with serde_json.
+pub fn object_members<'a>(object: &'a str, out: &mut Vec<(&'a str, &'a str)>) -> bool {
+    let start = out.len();
+    let ok = scan::members(object, out).is_some();
+    if !ok {
+        out.truncate(start);
+    }
+    ok
 }
 
 /// A short name for the JSON type of a raw value, for messages.
@@ -239,7 +249,137 @@ struct ContextTraits<'a> {
     traits: Option<&'a RawValue>,
 }
 
+/// For a gateway-backup payload (an object with a `batch` or a `writeKey` member): `Some` of its
+/// batch (the last one; `None` inside when there is none or it is null). `None` when the payload
+/// is something else. Members are read as a list, not a struct, so a repeated key cannot make the
+/// payload unreadable and the line, write key and all, an event.
+fn gateway_batch(payload: &str) -> Option<Option<&RawValue>> {
+    let mut members = Vec::new();
+    let (gateway, batch) = if object_members(payload, &mut members) {
+        let gateway = members
+            .iter()
+            .any(|(k, _)| *k == "batch" || *k == "writeKey");
+        let batch = members
+            .iter()
+            .rev()
+            .find(|(k, _)| *k == "batch")
+            .and_then(|(_, v)| raw_value(v));
+        (gateway, batch)
+    } else {
+        // Keys with escapes, deep nesting or not one object: serde_json decides.
+        let map: BTreeMap<Cow<'_, str>, &RawValue> = serde_json::from_str(payload).ok()?;
+        let gateway = map.contains_key("batch") || map.contains_key("writeKey");
+        (gateway, map.get("batch").copied())
+    };
+    gateway.then(|| batch.filter(|b| b.get() != "null"))
+}
+
+/// `context.traits` of an identify call.
+fn read_context_traits(context: &str) -> Option<&RawValue> {
+    let mut out = [None];
+    let pick = |k: &[u8]| (k == b"traits").then_some((0, scan::Want::Raw));
+    if scan::object(context, pick, &mut out).is_some() {
+        return out[0].and_then(raw_value);
+    }
+    serde_json::from_str::<ContextTraits<'_>>(context)
+        .ok()
+        .and_then(|c| c.traits)
+}
+
+/// The envelope's fields in the order [`Envelope::read`] fills them.
+fn envelope_field(key: &[u8]) -> Option<(usize, scan::Want)> {
+    use scan::Want::{Raw, Text};
+    Some(match key {
+        b"type" => (0, Text),
+        b"messageId" => (1, Text),
+        b"userId" => (2, Text),
+        b"anonymousId" => (3, Text),
+        b"groupId" => (4, Text),
+        b"traits" => (5, Raw),
+        b"context" => (6, Raw),
+        b"timestamp" => (7, Text),
+        b"originalTimestamp" => (8, Text),
+        b"sentAt" => (9, Text),
+        b"receivedAt" => (10, Text),
+        b"batch" => (11, Raw),
+        b"payload" => (12, Raw),
+        _ => return None,
+    })
+}
+
+/// A borrowed [`RawValue`] for text already checked to be exactly one JSON value, without
+/// parsing it again: serde_json's raw-value handshake (a one-entry map keyed by its private
+/// token), spoken through serde's public traits. `None` if serde_json ever changes it.
+fn raw_value(json: &str) -> Option<&RawValue> {
+    use serde::de::value::{BorrowedStrDeserializer, Error};
+    use serde::de::{DeserializeSeed, MapAccess};
+
+    const TOKEN: &str = "$serde_json::private::RawValue";
+    struct Handshake<'a>(&'a str);
+    struct Entry<'a>(&'a str, bool);
+
+    impl<'de> Deserializer<'de> for Handshake<'de> {
+        type Error = Error;
+        fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
+            visitor.visit_map(Entry(self.0, false))
+        }
+        serde::forward_to_deserialize_any! {
+            bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes byte_buf
+            option unit unit_struct newtype_struct seq tuple tuple_struct map struct enum
+            identifier ignored_any
+        }
+    }
+
+    impl<'de> MapAccess<'de> for Entry<'de> {
+        type Error = Error;
+        fn next_key_seed<K: DeserializeSeed<'de>>(
+            &mut self,
+            seed: K,
+        ) -> Result<Option<K::Value>, Error> {
+            if self.1 {
+                return Ok(None);
+            }
+            self.1 = true;
+            seed.deserialize(BorrowedStrDeserializer::new(TOKEN))
+                .map(Some)
+        }
+        fn next_value_seed<V: DeserializeSeed<'de>>(&mut self, seed: V) -> Result<V::Value, Error> {
+            seed.deserialize(BorrowedStrDeserializer::new(self.0))
+        }
+    }
+
+    match <&RawValue>::deserialize(Handshake(json)) {
+        Ok(raw) => Some(raw),
+        Err(_) => serde_json::from_str(json).ok(),
+    }
+}
+
 impl<'a> Envelope<'a> {
+    /// Reads an envelope: the fast scan when it can vouch for the text, else serde_json.
+    fn read(text: &'a str) -> Result<Envelope<'a>, serde_json::Error> {
+        let mut f: [Option<&'a str>; 13] = [None; 13];
+        if scan::object(text, envelope_field, &mut f).is_some() {
+            let t = |s: Option<&'a str>| s.map(|s| Text(Cow::Borrowed(s)));
+            let raw = |s: Option<&'a str>| s.and_then(raw_value);
+            return Ok(Envelope {
+                kind: t(f[0]),
+                message_id: t(f[1]),
+                user_id: t(f[2]),
+                anonymous_id: t(f[3]),
+                group_id: t(f[4]),
+                traits: raw(f[5]),
+                context: raw(f[6]),
+                timestamp: t(f[7]),
+                original_timestamp: t(f[8]),
+                sent_at: t(f[9]),
+                received_at: t(f[10]),
+                batch: raw(f[11]),
+                payload: raw(f[12]),
+            });
+        }
+        serde_json::from_str(text)
+    }
+
     fn into_event(self, raw: &'a str) -> Result<WireEvent<'a>, EventError> {
         let group_id = non_blank(self.group_id);
         let kind = match self.kind.as_ref().map(|k| k.0.as_ref()) {
@@ -268,8 +408,7 @@ impl<'a> Envelope<'a> {
                 context_traits = self
                     .context
                     .filter(|c| c.get().starts_with('{'))
-                    .and_then(|c| serde_json::from_str::<ContextTraits<'a>>(c.get()).ok())
-                    .and_then(|c| c.traits)
+                    .and_then(|c| read_context_traits(c.get()))
                     .filter(|t| t.get().starts_with('{'));
             }
             EventKind::Other => {}
@@ -494,6 +633,122 @@ mod tests {
     fn untyped_body_with_group_id_is_a_group_call() {
         let ev = one(r#"{"userId":"u","groupId":"g"}"#).unwrap();
         assert_eq!(ev.kind, EventKind::Group);
+    }
+
+    /// The envelope's fields as plain data, for comparing the fast path with serde_json.
+    fn view(e: &Envelope<'_>) -> Vec<Option<String>> {
+        let t = |x: &Option<Text<'_>>| x.as_ref().map(|t| t.0.to_string());
+        let r = |x: &Option<&RawValue>| x.map(|v| v.get().to_string());
+        vec![
+            t(&e.kind),
+            t(&e.message_id),
+            t(&e.user_id),
+            t(&e.anonymous_id),
+            t(&e.group_id),
+            r(&e.traits),
+            r(&e.context),
+            t(&e.timestamp),
+            t(&e.original_timestamp),
+            t(&e.sent_at),
+            t(&e.received_at),
+            r(&e.batch),
+            r(&e.payload),
+        ]
+    }
+
+    /// The fast scan's answer, if it gives one, must be serde_json's answer.
+    fn check_fast_path(text: &str) -> bool {
+        let mut f = [None; 13];
+        let fast = scan::object(text, envelope_field, &mut f).is_some();
+        let slow = serde_json::from_str::<Envelope<'_>>(text);
+        if fast {
+            let read = Envelope::read(text).expect("fast path read");
+            let slow =
+                slow.unwrap_or_else(|e| panic!("serde rejects what the scan took: {e}: {text}"));
+            assert_eq!(view(&read), view(&slow), "{text}");
+        }
+        fast
+    }
+
+    #[test]
+    fn raw_values_borrow_without_copying() {
+        let text = r#"{"a":[1,2]}"#;
+        let raw = raw_value(text).unwrap();
+        assert_eq!(raw.get(), text);
+        assert_eq!(raw.get().as_ptr(), text.as_ptr());
+    }
+
+    #[test]
+    fn the_fast_path_takes_ordinary_events() {
+        let lines = [
+            r#"{"type":"group","messageId":"m","anonymousId":"a","userId":"u","groupId":"g","traits":{"name":"Acme","n":1.5,"x":null,"a":{"b":[true,false]}},"context":{"library":{"name":"js"},"traits":{"e":"x@y"}},"integrations":{"All":true},"originalTimestamp":"2023-01-01T00:00:08.895Z","sentAt":"2023-01-01T00:00:09.499Z","receivedAt":"2023-01-01T00:00:09.216Z","timestamp":"2023-01-01T00:00:08.612Z"}"#,
+            r#"{"type":"identify","userId":"u","context":{"traits":{"a":"\u00e9\n"}}, "x" : [ ] }"#,
+            r#"{"batch":[{"type":"group"}],"sentAt":null}"#,
+            "{}",
+        ];
+        for line in lines {
+            assert!(check_fast_path(line), "{line}");
+        }
+        for line in [
+            r#"{"type":"group","userId":7}"#,
+            r#"{"type":"group","userId":"a\"b"}"#,
+            r#"{"type":"group","type":"group"}"#,
+        ] {
+            assert!(!check_fast_path(line), "{line}");
+            assert_eq!(parse(line).len(), 1);
+        }
+    }
+
+    proptest::proptest! {
+        // Failing seeds are kept under tests/ (the crate's top level stays as it is).
+        #![proptest_config(proptest::prelude::ProptestConfig {
+            cases: 3000,
+            failure_persistence: Some(Box::new(
+                proptest::test_runner::FileFailurePersistence::Direct(
+                    "tests/proptest-regressions/event-fast-path.txt",
+                ),
+            )),
+            ..proptest::prelude::ProptestConfig::default()
+        })]
+        #[test]
+        fn fast_and_slow_envelopes_agree(
+            fields in proptest::collection::vec((0usize..16, 0usize..14), 0..8),
+            cuts in proptest::collection::vec((0usize..400, 0usize..11), 0..3),
+        ) {
+            const KEYS: [&str; 16] = [
+                "type", "messageId", "userId", "anonymousId", "groupId", "traits", "context",
+                "timestamp", "originalTimestamp", "sentAt", "receivedAt", "batch", "payload",
+                "other", "ty\\u0070e", "",
+            ];
+            const VALUES: [&str; 14] = [
+                r#""group""#, r#""a"b""#, "null", "12", "-0.5e3", "true", r#"{"a":{"b":[1,{}]}}"#,
+                "[]", r#"{"traits":{"x":"y"}}"#, r#""2023-01-01T00:00:00Z""#, "{ }",
+                r#"[{"type":"group","userId":"u","groupId":"g"}]"#, r#""é😀""#, r#"{"batch":[]}"#,
+            ];
+            let mut text = String::from("{");
+            for (i, (k, v)) in fields.iter().enumerate() {
+                if i > 0 {
+                    text.push(',');
+                }
+                text.push_str(&format!("\"{}\": {}", KEYS[*k], VALUES[*v]));
+            }
+            text.push('}');
+            let mut bytes = text.into_bytes();
+            for (at, what) in cuts {
+                let at = at % (bytes.len() + 1);
+                let insert = b"{}[],:\" 1a\\"[what];
+                if what % 3 == 0 && at < bytes.len() {
+                    bytes.remove(at);
+                } else {
+                    bytes.insert(at, insert);
+                }
+            }
+            if let Ok(text) = std::str::from_utf8(&bytes)
+                && text.starts_with('{')
+            {
+                check_fast_path(text);
+            }
+        }
     }
 
     #[test]

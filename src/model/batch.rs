@@ -1,13 +1,21 @@
 //! A [`Batch`]: the events of one piece of input (a chunk of lines, a document, some rows), in
 //! compact form with ids interned locally, ready for the [`super::ModelBuilder`] to merge.
 //!
-//! Batches are built on worker threads; only merging them is sequential.
+//! Batches are built on worker threads; only merging them is sequential. A worker keeps its
+//! [`LocalTables`] from one batch to the next, so a string, trait member or snapshot it has seen
+//! before costs one hash lookup; each batch carries only what the tables learned since the
+//! worker's previous batch, and the builder maps those local ids to global ones in input order
+//! (so the model does not depend on how many threads read it).
 
-use std::sync::RwLock;
+use std::sync::atomic::{AtomicU64, Ordering};
 
-use super::flatten::{FlattenError, flatten_traits, flatten_user_traits};
-use super::intern::{HashedMap, Interner, Sym, TextHash, text_hash};
-use crate::event::{EventError, EventKind, EventTime, WireEvent, parse_text};
+use xxhash_rust::xxh3::{xxh3_64, xxh3_128_with_seed};
+
+use super::flatten::{
+    FlattenError, MAX_TRAITS_PER_CALL, flatten_member, flatten_traits, flatten_user_traits,
+};
+use super::intern::{HashedMap, Sym, TextHash, text_hash};
+use crate::event::{EventError, EventKind, EventTime, WireEvent, object_members, parse_text};
 
 /// Where an event came from, precisely enough to read its raw JSON again.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -47,25 +55,72 @@ pub enum ProblemKind {
     Input(String),
 }
 
-/// Snapshots of traits that some batch already flattened and the builder holds, so other workers
-/// need not flatten them again.
+/// Kept for callers that pass it along; workers now keep their own tables across batches
+/// ([`LocalTables`]), which makes a shared set of known snapshots unnecessary.
 #[derive(Debug, Default)]
-pub struct KnownSnapshots(pub(crate) RwLock<HashedMap<()>>);
+pub struct KnownSnapshots;
 
-impl KnownSnapshots {
-    fn contains(&self, hash: TextHash) -> bool {
-        self.0
-            .read()
-            .map(|m| m.contains_key(&hash))
-            .unwrap_or(false)
+/// Where the next [`LocalTables`] lineage number comes from.
+static LINEAGES: AtomicU64 = AtomicU64::new(1);
+
+/// A worker's own tables of what it has read so far (strings, trait members, snapshots by
+/// hash), kept from one batch to the next so that repeats cost one lookup.
+#[derive(Debug)]
+pub struct LocalTables {
+    /// Names these tables for the builder, which maps their ids to global ones.
+    pub(crate) lineage: u64,
+    strings: HashedMap<u32>,
+    members: HashedMap<u32>,
+    member_leaves: Vec<u32>,
+    snapshots: HashedMap<u32>,
+}
+
+impl Default for LocalTables {
+    fn default() -> Self {
+        Self::new()
     }
 }
 
-/// A traits snapshot as a batch saw it: its identity, and its pairs unless already known.
-#[derive(Debug)]
-pub(crate) struct LocalSnapshot {
+impl LocalTables {
+    /// Empty tables with a new lineage.
+    pub fn new() -> Self {
+        LocalTables {
+            lineage: LINEAGES.fetch_add(1, Ordering::Relaxed),
+            strings: HashedMap::default(),
+            members: HashedMap::default(),
+            member_leaves: Vec::new(),
+            snapshots: HashedMap::default(),
+        }
+    }
+
+    /// Their lineage, for [`super::ModelBuilder::forget_tables`].
+    pub fn lineage(&self) -> u64 {
+        self.lineage
+    }
+}
+
+/// A string the tables learned in this batch: its hash and where its text is.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct NewString {
     pub hash: TextHash,
-    pub pairs: Option<Vec<(Sym, Sym)>>,
+    pub start: u32,
+    pub len: u32,
+}
+
+/// A trait member (one top-level key and its value, flattened) learned in this batch.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct NewMember {
+    pub hash: TextHash,
+    pub start: u32,
+    pub len: u32,
+}
+
+/// A snapshot learned in this batch: its member ids in [`Batch::snapshot_members`].
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct NewSnapshot {
+    pub hash: TextHash,
+    pub start: u32,
+    pub len: u32,
 }
 
 /// One event in compact form, ids as local symbols.
@@ -83,11 +138,19 @@ pub(crate) struct LocalEvent {
 }
 
 /// The compact result of reading some input.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Batch {
-    pub(crate) strings: Interner,
-    pub(crate) snapshots: Vec<LocalSnapshot>,
-    snapshot_index: HashedMap<u32>,
+    tables: LocalTables,
+    /// The lineage of the tables the local ids below belong to.
+    pub(crate) lineage: u64,
+    /// True when the tables live only as long as this batch (not a worker's).
+    pub(crate) standalone: bool,
+    pub(crate) new_strings: Vec<NewString>,
+    pub(crate) text: String,
+    pub(crate) new_members: Vec<NewMember>,
+    pub(crate) leaves: Vec<(Sym, Sym)>,
+    pub(crate) new_snapshots: Vec<NewSnapshot>,
+    pub(crate) snapshot_members: Vec<u32>,
     pub(crate) events: Vec<LocalEvent>,
     pub(crate) problems: Vec<Problem>,
     /// Lines (or rows) read.
@@ -95,10 +158,54 @@ pub struct Batch {
     scratch: Vec<(String, String)>,
 }
 
+impl Default for Batch {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// Hash seeds that keep the kinds of hashed text apart.
+const SEED_WHOLE: u64 = 1;
+const SEED_USER: u64 = 2;
+
 impl Batch {
-    /// An empty batch.
+    /// An empty batch with tables of its own.
     pub fn new() -> Self {
-        Self::default()
+        let mut b = Self::with_tables(LocalTables::new());
+        b.standalone = true;
+        b
+    }
+
+    /// An empty batch that extends a worker's tables; take them back with
+    /// [`Batch::take_tables`] before handing the batch to the builder.
+    pub fn with_tables(tables: LocalTables) -> Self {
+        Batch {
+            lineage: tables.lineage,
+            tables,
+            standalone: false,
+            new_strings: Vec::new(),
+            text: String::new(),
+            new_members: Vec::new(),
+            leaves: Vec::new(),
+            new_snapshots: Vec::new(),
+            snapshot_members: Vec::new(),
+            events: Vec::new(),
+            problems: Vec::new(),
+            lines: 0,
+            scratch: Vec::new(),
+        }
+    }
+
+    /// Gives the worker's tables back (the batch keeps what it learned).
+    pub fn take_tables(&mut self) -> LocalTables {
+        let empty = LocalTables {
+            lineage: self.lineage,
+            strings: HashedMap::default(),
+            members: HashedMap::default(),
+            member_leaves: Vec::new(),
+            snapshots: HashedMap::default(),
+        };
+        std::mem::replace(&mut self.tables, empty)
     }
 
     /// Parses newline-separated text. `first_line` is the 1-based number of its first line and
@@ -111,6 +218,8 @@ impl Batch {
         base_offset: u64,
         known: &KnownSnapshots,
     ) {
+        // Real exports run about 1 KB an event: grow once or twice, not a dozen times.
+        self.events.reserve(text.len() / 512 + 16);
         let mut line_no = first_line;
         let mut start = 0usize;
         let mut lines = memchr::memchr_iter(b'\n', text);
@@ -160,12 +269,10 @@ impl Batch {
         line_no: u64,
         known: &KnownSnapshots,
     ) {
-        let mut found = Vec::new();
-        parse_text(line, &mut |r| found.push(r));
-        for result in found {
-            match result {
+        let text_start = line.as_ptr() as usize;
+        parse_text(line, &mut |result| {
+            let error = match result {
                 Ok(ev) => {
-                    let text_start = line.as_ptr() as usize;
                     let offset = line_offset + (ev.raw.as_ptr() as usize - text_start) as u64;
                     let origin = Origin {
                         source,
@@ -173,21 +280,19 @@ impl Batch {
                         offset,
                         len: ev.raw.len() as u32,
                     };
-                    if let Err(e) = self.push_event(&ev, origin, known) {
-                        self.problems.push(Problem {
-                            source,
-                            line: line_no,
-                            error: e.into(),
-                        });
+                    match self.push_event(&ev, origin, known) {
+                        Ok(()) => return,
+                        Err(e) => e.into(),
                     }
                 }
-                Err(e) => self.problems.push(Problem {
-                    source,
-                    line: line_no,
-                    error: e.into(),
-                }),
-            }
-        }
+                Err(e) => e.into(),
+            };
+            self.problems.push(Problem {
+                source,
+                line: line_no,
+                error,
+            });
+        });
     }
 
     /// Adds one parsed event. Fails only when its traits cannot be read.
@@ -195,22 +300,19 @@ impl Batch {
         &mut self,
         ev: &WireEvent<'_>,
         origin: Origin,
-        known: &KnownSnapshots,
+        _known: &KnownSnapshots,
     ) -> Result<(), FlattenError> {
         let snapshot = match ev.kind {
-            EventKind::Group => Some(self.group_snapshot(ev.traits.map(|t| t.get()), known)?),
+            EventKind::Group => Some(self.group_snapshot(ev.traits.map(|t| t.get()))?),
             EventKind::Identify => Some(self.user_snapshot(
                 ev.traits.map(|t| t.get()),
                 ev.context_traits.map(|t| t.get()),
-                known,
             )?),
             EventKind::Other => None,
         };
-        let mut sym =
-            |s: &Option<std::borrow::Cow<'_, str>>| s.as_deref().map(|s| self.strings.intern(s));
-        let user_id = sym(&ev.user_id);
-        let anonymous_id = sym(&ev.anonymous_id);
-        let group_id = sym(&ev.group_id);
+        let user_id = ev.user_id.as_deref().map(|s| self.intern(s));
+        let anonymous_id = ev.anonymous_id.as_deref().map(|s| self.intern(s));
+        let group_id = ev.group_id.as_deref().map(|s| self.intern(s));
         self.events.push(LocalEvent {
             kind: ev.kind,
             message: ev.message_id.as_deref().map(|m| text_hash(m.as_bytes())),
@@ -243,64 +345,139 @@ impl Batch {
         self.problems.push(problem);
     }
 
-    fn group_snapshot(
-        &mut self,
-        raw: Option<&str>,
-        known: &KnownSnapshots,
-    ) -> Result<u32, FlattenError> {
-        let raw = raw.unwrap_or("{}");
-        let hash = text_hash(raw.as_bytes());
-        if let Some(&i) = self.snapshot_index.get(&hash) {
-            return Ok(i);
+    /// The local symbol of a string, learning it if new.
+    fn intern(&mut self, text: &str) -> Sym {
+        let hash = text_hash(text.as_bytes());
+        if let Some(&id) = self.tables.strings.get(&hash) {
+            return Sym(id);
         }
-        let pairs = if known.contains(hash) {
-            None
-        } else {
-            let mut scratch = std::mem::take(&mut self.scratch);
-            scratch.clear();
-            let result = flatten_traits(raw, &mut scratch);
-            let pairs = result.map(|()| self.intern_pairs(&scratch));
-            self.scratch = scratch;
-            Some(pairs?)
-        };
-        Ok(self.add_snapshot(hash, pairs))
+        let id = self.tables.strings.len() as u32;
+        self.tables.strings.insert(hash, id);
+        self.new_strings.push(NewString {
+            hash,
+            start: self.text.len() as u32,
+            len: text.len() as u32,
+        });
+        self.text.push_str(text);
+        Sym(id)
     }
 
+    /// A member made of the given leaves, learning it if new.
+    fn member_of_leaves(&mut self, hash: TextHash, flat: &[(String, String)]) -> u32 {
+        if let Some(&id) = self.tables.members.get(&hash) {
+            return id;
+        }
+        let start = self.leaves.len() as u32;
+        for (k, v) in flat {
+            let pair = (self.intern(k), self.intern(v));
+            self.leaves.push(pair);
+        }
+        let id = self.tables.members.len() as u32;
+        self.tables.members.insert(hash, id);
+        self.tables.member_leaves.push(flat.len() as u32);
+        self.new_members.push(NewMember {
+            hash,
+            start,
+            len: flat.len() as u32,
+        });
+        id
+    }
+
+    fn add_snapshot(&mut self, hash: TextHash, start: usize) -> u32 {
+        let id = self.tables.snapshots.len() as u32;
+        self.tables.snapshots.insert(hash, id);
+        self.new_snapshots.push(NewSnapshot {
+            hash,
+            start: start as u32,
+            len: (self.snapshot_members.len() - start) as u32,
+        });
+        id
+    }
+
+    /// A group call's traits as a local snapshot: its top-level members, sorted by key (the
+    /// last of a repeated key wins, as in a JSON object read into a map), each flattened once.
+    fn group_snapshot(&mut self, raw: Option<&str>) -> Result<u32, FlattenError> {
+        let raw = raw.unwrap_or("{}");
+        let hash = text_hash(raw.as_bytes());
+        if let Some(&id) = self.tables.snapshots.get(&hash) {
+            return Ok(id);
+        }
+        let mut members: Vec<(&str, &str)> = Vec::new();
+        if !object_members(raw, &mut members) {
+            return self.whole_snapshot(raw, hash);
+        }
+        members.sort_by(|a, b| a.0.cmp(b.0));
+        let start = self.snapshot_members.len();
+        let mut leaves = 0usize;
+        for (i, &(key, value)) in members.iter().enumerate() {
+            if members.get(i + 1).is_some_and(|next| next.0 == key) {
+                continue;
+            }
+            let seed = xxh3_64(key.as_bytes());
+            let member_hash = xxh3_128_with_seed(value.as_bytes(), seed);
+            let id = match self.tables.members.get(&member_hash) {
+                Some(&id) => id,
+                None => {
+                    let mut flat = std::mem::take(&mut self.scratch);
+                    flat.clear();
+                    let result = flatten_member(key, value, &mut flat);
+                    let id = result.map(|()| self.member_of_leaves(member_hash, &flat));
+                    self.scratch = flat;
+                    match id {
+                        Ok(id) => id,
+                        Err(_) => {
+                            // Leave errors to the whole-object path, so they read as before.
+                            self.snapshot_members.truncate(start);
+                            return self.whole_snapshot(raw, hash);
+                        }
+                    }
+                }
+            };
+            leaves += self
+                .tables
+                .member_leaves
+                .get(id as usize)
+                .copied()
+                .unwrap_or(0) as usize;
+            self.snapshot_members.push(id);
+        }
+        if leaves > MAX_TRAITS_PER_CALL {
+            self.snapshot_members.truncate(start);
+            return Err(FlattenError::TooManyKeys);
+        }
+        Ok(self.add_snapshot(hash, start))
+    }
+
+    /// A group call's traits flattened in one go (keys with escapes, deep values, errors).
+    fn whole_snapshot(&mut self, raw: &str, hash: TextHash) -> Result<u32, FlattenError> {
+        let mut flat = Vec::new();
+        flatten_traits(raw, &mut flat)?;
+        let member = self.member_of_leaves(xxh3_128_with_seed(raw.as_bytes(), SEED_WHOLE), &flat);
+        let start = self.snapshot_members.len();
+        self.snapshot_members.push(member);
+        Ok(self.add_snapshot(hash, start))
+    }
+
+    /// An identify call's traits (root merged with `context.traits`) as one member.
     fn user_snapshot(
         &mut self,
         root: Option<&str>,
         context: Option<&str>,
-        known: &KnownSnapshots,
     ) -> Result<u32, FlattenError> {
         let mut key =
             Vec::with_capacity(2 + root.map_or(0, str::len) + context.map_or(0, str::len));
         key.extend_from_slice(root.unwrap_or("").as_bytes());
         key.push(0);
         key.extend_from_slice(context.unwrap_or("").as_bytes());
-        let hash = text_hash(&key);
-        if let Some(&i) = self.snapshot_index.get(&hash) {
-            return Ok(i);
+        let hash = xxh3_128_with_seed(&key, SEED_USER);
+        if let Some(&id) = self.tables.snapshots.get(&hash) {
+            return Ok(id);
         }
-        let pairs = if known.contains(hash) {
-            None
-        } else {
-            let flat = flatten_user_traits(root, context)?;
-            Some(self.intern_pairs(&flat))
-        };
-        Ok(self.add_snapshot(hash, pairs))
-    }
-
-    fn intern_pairs(&mut self, flat: &[(String, String)]) -> Vec<(Sym, Sym)> {
-        flat.iter()
-            .map(|(k, v)| (self.strings.intern(k), self.strings.intern(v)))
-            .collect()
-    }
-
-    fn add_snapshot(&mut self, hash: TextHash, pairs: Option<Vec<(Sym, Sym)>>) -> u32 {
-        let i = self.snapshots.len() as u32;
-        self.snapshots.push(LocalSnapshot { hash, pairs });
-        self.snapshot_index.insert(hash, i);
-        i
+        let flat = flatten_user_traits(root, context)?;
+        let member = self.member_of_leaves(hash, &flat);
+        let start = self.snapshot_members.len();
+        self.snapshot_members.push(member);
+        Ok(self.add_snapshot(hash, start))
     }
 }
 
@@ -312,7 +489,7 @@ mod tests {
     fn lines_keep_numbers_offsets_and_problems() {
         let text = b"{\"type\":\"group\",\"userId\":\"u\",\"groupId\":\"g\",\"traits\":{\"a\":1}}\nnot json\n\n{\"type\":\"track\",\"userId\":\"u\"}";
         let mut b = Batch::new();
-        b.parse_lines(text, 0, 10, 100, &KnownSnapshots::default());
+        b.parse_lines(text, 0, 10, 100, &KnownSnapshots);
         assert_eq!(b.lines, 4);
         assert_eq!(b.events.len(), 2);
         assert_eq!(b.events[0].origin.line, 10);
@@ -321,19 +498,13 @@ mod tests {
         assert_eq!(b.events[1].origin.offset, 100 + text.len() as u64 - 29);
         let lines: Vec<u64> = b.problems.iter().map(|p| p.line).collect();
         assert_eq!(lines, vec![11, 12]);
-        assert_eq!(b.snapshots.len(), 1);
+        assert_eq!(b.new_snapshots.len(), 1);
     }
 
     #[test]
     fn a_trailing_newline_is_not_an_empty_line() {
         let mut b = Batch::new();
-        b.parse_lines(
-            b"{\"type\":\"track\"}\n",
-            0,
-            1,
-            0,
-            &KnownSnapshots::default(),
-        );
+        b.parse_lines(b"{\"type\":\"track\"}\n", 0, 1, 0, &KnownSnapshots);
         assert_eq!(b.lines, 1);
         assert!(b.problems.is_empty());
     }
@@ -342,7 +513,7 @@ mod tests {
     fn documents_get_line_numbers_from_offsets() {
         let text = b"[\n {\"type\":\"group\",\"userId\":\"u\",\"groupId\":\"g\"},\n\n {\"type\":\"group\",\"userId\":\"v\",\"groupId\":\"g\"}\n]";
         let mut b = Batch::new();
-        b.parse_document(text, 0, &KnownSnapshots::default());
+        b.parse_document(text, 0, &KnownSnapshots);
         let lines: Vec<u32> = b.events.iter().map(|e| e.origin.line).collect();
         assert_eq!(lines, vec![2, 4]);
     }

@@ -5,25 +5,23 @@ use std::collections::{HashMap, HashSet};
 use std::hash::BuildHasherDefault;
 
 use super::batch::{Batch, KnownSnapshots, LocalEvent};
-use super::intern::{HashedMap, Interner, PassThroughHasher, Sym, TextHash};
+use super::intern::{Interner, PassThroughHasher, Sym};
+use super::snapshot::SnapshotStore;
 use super::{
     CallMark, Counts, Group, GroupCall, GroupId, IdentifyCall, KEPT_PROBLEMS, Membership, Model,
     Problem, SourceInfo, TraitChange, TraitEntry, User, UserId,
 };
 use crate::event::{EventKind, EventTime};
 
-/// A group or identify call before users are resolved.
-#[derive(Debug, Clone, Copy)]
-struct PendingCall {
-    // Input order is the order of the vector itself (sorts below are stable).
-    user_id: Option<Sym>,
-    anonymous_id: Option<Sym>,
-    group_id: Sym,
-    time: EventTime,
-    received_ms: i64,
-    snapshot: u32,
-    origin: super::Origin,
-    mark: CallMark,
+/// "No symbol" in the dense tables below.
+const NONE: u32 = u32::MAX;
+
+/// How one lineage of local ids maps to global ones.
+#[derive(Debug, Default)]
+struct Mapping {
+    strings: Vec<Sym>,
+    members: Vec<u32>,
+    snapshots: Vec<u32>,
 }
 
 /// Builds a [`Model`] from batches merged in input order.
@@ -31,14 +29,19 @@ struct PendingCall {
 pub struct ModelBuilder {
     strings: Interner,
     sources: Vec<SourceInfo>,
-    snapshots: Vec<Box<[(Sym, Sym)]>>,
-    snapshot_index: HashedMap<u32>,
+    snapshots: SnapshotStore,
     known: std::sync::Arc<KnownSnapshots>,
-    messages: HashSet<TextHash, BuildHasherDefault<PassThroughHasher>>,
-    group_calls: Vec<PendingCall>,
-    identify_calls: Vec<PendingCall>,
-    /// anonymousId → the first userId seen with it.
-    links: HashMap<Sym, Sym>,
+    lineages: HashMap<u64, Mapping>,
+    /// 64 bits of each messageId's hash: a false duplicate needs ~4e9 messages to be likely.
+    messages: HashSet<u64, BuildHasherDefault<PassThroughHasher>>,
+    /// Group calls in input order; `group` holds the groupId's symbol until `finish`.
+    calls: Vec<GroupCall>,
+    /// `(userId, anonymousId)` symbols of each call (`NONE` when absent).
+    call_people: Vec<(u32, u32)>,
+    identifies: Vec<IdentifyCall>,
+    identify_people: Vec<(u32, u32)>,
+    /// anonymousId symbol → the first userId symbol seen with it.
+    links: Vec<u32>,
     problems: Vec<Problem>,
     problem_lines: HashSet<(u16, u64)>,
     counts: Counts,
@@ -51,7 +54,7 @@ impl ModelBuilder {
         ModelBuilder::default()
     }
 
-    /// The snapshots already merged, shared with workers so they skip flattening them again.
+    /// Kept for callers that pass it to [`Batch`] methods; it no longer changes anything.
     pub fn known_snapshots(&self) -> std::sync::Arc<KnownSnapshots> {
         self.known.clone()
     }
@@ -67,6 +70,11 @@ impl ModelBuilder {
         self.counts
     }
 
+    /// Forgets how a worker's tables map to global ids, once its last batch is merged.
+    pub fn forget_tables(&mut self, lineage: u64) {
+        self.lineages.remove(&lineage);
+    }
+
     /// Merges a batch of loaded events. Batches must come in input order.
     pub fn add_batch(&mut self, batch: Batch) {
         self.add_marked_batch(batch, CallMark::Loaded);
@@ -75,44 +83,49 @@ impl ModelBuilder {
     /// Merges a batch whose calls all carry `mark`.
     pub fn add_marked_batch(&mut self, batch: Batch, mark: CallMark) {
         self.counts.lines += batch.lines;
-        // Local symbols → global symbols.
-        let syms: Vec<Sym> = (0..batch.strings.len() as u32)
-            .map(|i| {
-                let local = Sym(i);
-                self.strings
-                    .intern_hashed(batch.strings.hash_of(local), batch.strings.get(local))
-            })
-            .collect();
-        let map = |s: Sym| syms[s.0 as usize];
-        let mut new_known = Vec::new();
-        let snaps: Vec<u32> = batch
-            .snapshots
-            .iter()
-            .map(|s| {
-                if let Some(&g) = self.snapshot_index.get(&s.hash) {
-                    return g;
-                }
-                let pairs: Box<[(Sym, Sym)]> = s
-                    .pairs
-                    .as_deref()
-                    .unwrap_or(&[])
+        let mut map = if batch.standalone {
+            Mapping::default()
+        } else {
+            self.lineages.remove(&batch.lineage).unwrap_or_default()
+        };
+        // What the batch's tables learned, in the order they learned it.
+        for s in &batch.new_strings {
+            let text = batch
+                .text
+                .get(s.start as usize..(s.start + s.len) as usize)
+                .unwrap_or("");
+            map.strings.push(self.strings.intern_hashed(s.hash, text));
+        }
+        let global =
+            |map: &Mapping, s: Sym| map.strings.get(s.0 as usize).copied().unwrap_or_default();
+        for m in &batch.new_members {
+            let leaves = &batch.leaves[m.start as usize..(m.start + m.len) as usize];
+            let id = self.snapshots.member(m.hash, || {
+                leaves
                     .iter()
-                    .map(|&(k, v)| (map(k), map(v)))
-                    .collect();
-                let g = self.snapshots.len() as u32;
-                self.snapshots.push(pairs);
-                self.snapshot_index.insert(s.hash, g);
-                new_known.push(s.hash);
-                g
-            })
-            .collect();
-        if let Ok(mut known) = self.known.0.write() {
-            for h in new_known {
-                known.insert(h, ());
-            }
+                    .map(|&(k, v)| (global(&map, k), global(&map, v)))
+                    .collect()
+            });
+            map.members.push(id);
+        }
+        for s in &batch.new_snapshots {
+            let members = &batch.snapshot_members[s.start as usize..(s.start + s.len) as usize];
+            let id = self.snapshots.snapshot(s.hash, || {
+                members
+                    .iter()
+                    .map(|&m| map.members.get(m as usize).copied().unwrap_or_default())
+                    .collect()
+            });
+            map.snapshots.push(id);
+        }
+        if self.links.len() < self.strings.len() {
+            self.links.resize(self.strings.len(), NONE);
         }
         for ev in &batch.events {
-            self.add_event(ev, &map, &snaps, mark);
+            self.add_event(ev, &map, mark);
+        }
+        if !batch.standalone {
+            self.lineages.insert(batch.lineage, map);
         }
         for p in batch.problems {
             self.counts.problems += 1;
@@ -125,24 +138,26 @@ impl ModelBuilder {
         }
     }
 
-    fn add_event(
-        &mut self,
-        ev: &LocalEvent,
-        map: &dyn Fn(Sym) -> Sym,
-        snaps: &[u32],
-        mark: CallMark,
-    ) {
+    fn add_event(&mut self, ev: &LocalEvent, map: &Mapping, mark: CallMark) {
         if let Some(m) = ev.message
-            && !self.messages.insert(m)
+            && !self.messages.insert(m as u64 ^ (m >> 64) as u64)
         {
             self.counts.duplicates += 1;
             return;
         }
         self.counts.events += 1;
-        let user_id = ev.user_id.map(map);
-        let anonymous_id = ev.anonymous_id.map(map);
-        if let (Some(u), Some(a)) = (user_id, anonymous_id) {
-            self.links.entry(a).or_insert(u);
+        let sym = |s: Option<Sym>| {
+            s.map_or(NONE, |s| {
+                map.strings.get(s.0 as usize).map_or(NONE, |g| g.0)
+            })
+        };
+        let user_id = sym(ev.user_id);
+        let anonymous_id = sym(ev.anonymous_id);
+        if user_id != NONE
+            && let Some(link) = self.links.get_mut(anonymous_id as usize)
+            && *link == NONE
+        {
+            *link = user_id;
         }
         if let Some(t) = ev.time {
             self.time_range = Some(match self.time_range {
@@ -150,26 +165,36 @@ impl ModelBuilder {
                 Some((lo, hi)) => (lo.min(t), hi.max(t)),
             });
         }
-        let pending = |group_id: Sym| PendingCall {
-            user_id,
-            anonymous_id,
-            group_id,
-            // No usable time at all: order by receipt, then input order.
-            time: ev.time.unwrap_or_default(),
-            received_ms: ev.received_ms,
-            snapshot: ev.snapshot.map_or(0, |s| snaps[s as usize]),
-            origin: ev.origin,
-            mark,
-        };
+        // No usable time at all: order by receipt, then input order.
+        let time = ev.time.unwrap_or_default();
+        let snapshot = ev
+            .snapshot
+            .map_or(0, |s| map.snapshots.get(s as usize).copied().unwrap_or(0));
         match ev.kind {
             EventKind::Group => {
                 self.counts.group += 1;
-                let g = ev.group_id.map(map).unwrap_or_default();
-                self.group_calls.push(pending(g));
+                let group = sym(ev.group_id);
+                self.calls.push(GroupCall {
+                    group: GroupId(if group == NONE { 0 } else { group }),
+                    user: UserId(0),
+                    time,
+                    received_ms: ev.received_ms,
+                    snapshot,
+                    origin: ev.origin,
+                    mark,
+                });
+                self.call_people.push((user_id, anonymous_id));
             }
             EventKind::Identify => {
                 self.counts.identify += 1;
-                self.identify_calls.push(pending(Sym::default()));
+                self.identifies.push(IdentifyCall {
+                    user: UserId(0),
+                    time,
+                    received_ms: ev.received_ms,
+                    snapshot,
+                    origin: ev.origin,
+                });
+                self.identify_people.push((user_id, anonymous_id));
             }
             EventKind::Other => self.counts.other += 1,
         }
@@ -180,112 +205,122 @@ impl ModelBuilder {
         let ModelBuilder {
             strings,
             sources,
-            snapshots,
-            group_calls,
-            identify_calls,
-            links,
+            mut snapshots,
+            mut calls,
+            call_people,
+            mut identifies,
+            identify_people,
+            mut links,
             problems,
             counts,
             time_range,
             messages,
+            lineages,
             ..
         } = self;
         drop(messages);
-        const NONE: u32 = u32::MAX;
+        drop(lineages);
+        calls.shrink_to_fit();
+        identifies.shrink_to_fit();
+        snapshots.seal();
+        links.resize(strings.len(), NONE);
 
         // Users: keyed by userId, else by the userId an event linked the anonymousId to,
         // else by the anonymousId. `user_slot[sym]` is the user a key symbol names.
-        let user_key = |c: &PendingCall| -> (Sym, bool) {
-            match (c.user_id, c.anonymous_id) {
-                (Some(u), _) => (u, true),
-                (None, Some(a)) => match links.get(&a) {
-                    Some(&u) => (u, true),
-                    None => (a, false),
-                },
-                (None, None) => (Sym::default(), false),
+        let user_key = |(u, a): (u32, u32)| -> (u32, bool) {
+            if u != NONE {
+                (u, true)
+            } else if a != NONE {
+                match links[a as usize] {
+                    NONE => (a, false),
+                    linked => (linked, true),
+                }
+            } else {
+                (0, false)
             }
         };
         let mut user_slot = vec![NONE; strings.len()];
-        let mut ordered: Vec<(Sym, bool)> = Vec::new();
-        for c in group_calls.iter().chain(identify_calls.iter()) {
-            let (k, identified) = user_key(c);
-            if user_slot[k.0 as usize] == NONE {
-                user_slot[k.0 as usize] = 0;
+        let mut ordered: Vec<(u32, bool)> = Vec::new();
+        for &p in call_people.iter().chain(identify_people.iter()) {
+            let (k, identified) = user_key(p);
+            if user_slot[k as usize] == NONE {
+                user_slot[k as usize] = 0;
                 ordered.push((k, identified));
             }
         }
         // Identified users first, each part sorted by its id text.
         ordered.sort_by(|a, b| {
             b.1.cmp(&a.1)
-                .then_with(|| strings.get(a.0).cmp(strings.get(b.0)))
+                .then_with(|| strings.get(Sym(a.0)).cmp(strings.get(Sym(b.0))))
         });
-        for (i, (k, _)) in ordered.iter().enumerate() {
-            user_slot[k.0 as usize] = i as u32;
+        for (i, &(k, _)) in ordered.iter().enumerate() {
+            user_slot[k as usize] = i as u32;
         }
-        let user_of = |c: &PendingCall| UserId(user_slot[user_key(c).0.0 as usize]);
         let mut users: Vec<User> = ordered
             .iter()
             .map(|&(k, identified)| User {
-                user_id: identified.then_some(k),
-                anonymous_ids: if identified { Vec::new() } else { vec![k] },
+                user_id: identified.then_some(Sym(k)),
+                anonymous_ids: if identified { Vec::new() } else { vec![Sym(k)] },
                 memberships: Vec::new(),
                 identifies: 0..0,
                 traits: Vec::new(),
             })
             .collect();
-        for c in group_calls.iter().chain(identify_calls.iter()) {
-            if let (Some(a), (_, true)) = (c.anonymous_id, user_key(c)) {
-                let u = &mut users[user_of(c).0 as usize];
-                if !u.anonymous_ids.contains(&a) {
-                    u.anonymous_ids.push(a);
+        drop(ordered);
+        for &p in call_people.iter().chain(identify_people.iter()) {
+            let (k, identified) = user_key(p);
+            if identified && p.1 != NONE {
+                let u = &mut users[user_slot[k as usize] as usize];
+                if !u.anonymous_ids.contains(&Sym(p.1)) {
+                    u.anonymous_ids.push(Sym(p.1));
                 }
             }
         }
+        for (c, &p) in calls.iter_mut().zip(&call_people) {
+            c.user = UserId(user_slot[user_key(p).0 as usize]);
+        }
+        for (c, &p) in identifies.iter_mut().zip(&identify_people) {
+            c.user = UserId(user_slot[user_key(p).0 as usize]);
+        }
+        drop(call_people);
+        drop(identify_people);
+        drop(links);
 
-        // Groups sorted by id text.
-        let mut group_slot = vec![NONE; strings.len()];
+        // Groups sorted by id text; `group_slot` (reusing the user table) maps a symbol to one.
+        let mut group_slot = user_slot;
+        group_slot.fill(NONE);
         let mut group_ids: Vec<Sym> = Vec::new();
-        for c in &group_calls {
-            if group_slot[c.group_id.0 as usize] == NONE {
-                group_slot[c.group_id.0 as usize] = 0;
-                group_ids.push(c.group_id);
+        for c in &calls {
+            if group_slot[c.group.0 as usize] == NONE {
+                group_slot[c.group.0 as usize] = 0;
+                group_ids.push(Sym(c.group.0));
             }
         }
         group_ids.sort_unstable_by(|a, b| strings.get(*a).cmp(strings.get(*b)));
         for (i, g) in group_ids.iter().enumerate() {
             group_slot[g.0 as usize] = i as u32;
         }
-
-        // Calls by group, then time, then receipt; a stable sort keeps input order for ties.
-        let mut calls: Vec<GroupCall> = group_calls
-            .iter()
-            .map(|c| GroupCall {
-                group: GroupId(group_slot[c.group_id.0 as usize]),
-                user: user_of(c),
-                time: c.time,
-                received_ms: c.received_ms,
-                snapshot: c.snapshot,
-                origin: c.origin,
-                mark: c.mark,
-            })
-            .collect();
-        drop(group_calls);
-        calls.sort_by_key(|c| (c.group, c.time.utc_ms, c.received_ms));
-        let mut identifies: Vec<IdentifyCall> = identify_calls
-            .iter()
-            .map(|c| IdentifyCall {
-                user: user_of(c),
-                time: c.time,
-                received_ms: c.received_ms,
-                snapshot: c.snapshot,
-                origin: c.origin,
-            })
-            .collect();
-        drop(identify_calls);
-        drop(user_slot);
+        for c in &mut calls {
+            c.group = GroupId(group_slot[c.group.0 as usize]);
+        }
         drop(group_slot);
-        identifies.sort_by_key(|c| (c.user, c.time.utc_ms, c.received_ms));
 
+        // Calls by group, then time, then receipt; ties keep input order.
+        sort_runs(
+            &mut calls,
+            group_ids.len(),
+            |c| c.group.0,
+            |c| (c.time.utc_ms, c.received_ms),
+        );
+        sort_runs(
+            &mut identifies,
+            users.len(),
+            |c| c.user.0,
+            |c| (c.time.utc_ms, c.received_ms),
+        );
+
+        let mut fold = Fold::new(strings.len());
+        let mut members = MemberScratch::new(users.len());
         let mut changes = Vec::new();
         let mut memberships = Vec::new();
         let mut groups = Vec::with_capacity(group_ids.len());
@@ -295,9 +330,8 @@ impl ModelBuilder {
             while end < calls.len() && calls[end].group.0 as usize == gi {
                 end += 1;
             }
-            let range = start..end;
-            let folded = fold_traits(
-                calls[range.clone()]
+            let (traits, last_change) = fold.run(
+                calls[start..end]
                     .iter()
                     .enumerate()
                     .map(|(i, c)| ((start + i) as u32, c.snapshot, c.time)),
@@ -306,13 +340,13 @@ impl ModelBuilder {
                 &strings,
             );
             let members_start = memberships.len();
-            collect_members(GroupId(gi as u32), &calls[range.clone()], &mut memberships);
+            members.collect(GroupId(gi as u32), &calls[start..end], &mut memberships);
             groups.push(Group {
                 id: gsym,
-                calls: range.start as u32..range.end as u32,
+                calls: start as u32..end as u32,
                 members: members_start as u32..memberships.len() as u32,
-                traits: folded.0,
-                last_change: folded.1,
+                traits,
+                last_change,
             });
             start = end;
         }
@@ -328,7 +362,7 @@ impl ModelBuilder {
             while end < identifies.len() && identifies[end].user == user {
                 end += 1;
             }
-            let (traits, _) = fold_traits(
+            let (traits, _) = fold.run(
                 identifies[start..end]
                     .iter()
                     .enumerate()
@@ -342,6 +376,8 @@ impl ModelBuilder {
             u.traits = traits;
             start = end;
         }
+        changes.shrink_to_fit();
+        user_changes.shrink_to_fit();
 
         Model {
             strings,
@@ -361,95 +397,293 @@ impl ModelBuilder {
     }
 }
 
-/// Folds a time-ordered run of calls into current traits and their changes (appended to
-/// `changes`, grouped by key). Returns the traits sorted by key and the last change time.
-fn fold_traits(
-    calls: impl Iterator<Item = (u32, u32, EventTime)>,
-    snapshots: &[Box<[(Sym, Sym)]>],
-    changes: &mut Vec<TraitChange>,
-    strings: &Interner,
-) -> (Vec<TraitEntry>, Option<EventTime>) {
-    // key → (current value, its changes in time order)
-    let mut state: HashMap<Sym, (Sym, Vec<TraitChange>)> = HashMap::new();
-    let mut previous: Option<u32> = None;
-    let mut last_change = None;
-    for (call, snapshot, time) in calls {
-        // The same traits as the call before cannot change anything.
-        if previous == Some(snapshot) {
+/// Sorts `items` by `bucket` (below `buckets`), then by `key`, keeping input order for ties,
+/// without a second copy of the items: a counting sort of indexes by bucket, a stable sort of
+/// each bucket's indexes by key (cheap: input is mostly in time order already), then the
+/// permutation applied in place, cycle by cycle.
+fn sort_runs<T: Copy, K: Ord>(
+    items: &mut [T],
+    buckets: usize,
+    bucket: impl Fn(&T) -> u32,
+    key: impl Fn(&T) -> K,
+) {
+    let mut starts = vec![0u32; buckets + 1];
+    for item in items.iter() {
+        starts[bucket(item) as usize + 1] += 1;
+    }
+    for i in 1..starts.len() {
+        starts[i] += starts[i - 1];
+    }
+    let mut order = vec![0u32; items.len()];
+    let mut next = starts.clone();
+    for (i, item) in items.iter().enumerate() {
+        let b = bucket(item) as usize;
+        order[next[b] as usize] = i as u32;
+        next[b] += 1;
+    }
+    drop(next);
+    for w in starts.windows(2) {
+        order[w[0] as usize..w[1] as usize].sort_by_key(|&i| key(&items[i as usize]));
+    }
+    drop(starts);
+    // `order[k]` is the index of the item that belongs at `k`; apply it cycle by cycle,
+    // marking each visited position with `DONE`.
+    const DONE: u32 = u32::MAX;
+    for start in 0..items.len() {
+        if order[start] == DONE || order[start] as usize == start {
             continue;
         }
-        previous = Some(snapshot);
-        let pairs = snapshots
-            .get(snapshot as usize)
-            .map(|s| &s[..])
-            .unwrap_or(&[]);
-        for &(key, value) in pairs {
-            match state.get_mut(&key) {
-                Some((current, _)) if *current == value => {}
-                Some((current, list)) => {
-                    list.push(TraitChange {
-                        call,
-                        old: Some(*current),
-                        new: value,
-                    });
-                    *current = value;
-                    last_change = Some(time);
-                }
-                None => {
-                    state.insert(
-                        key,
-                        (
-                            value,
-                            vec![TraitChange {
-                                call,
-                                old: None,
-                                new: value,
-                            }],
-                        ),
-                    );
-                    last_change = Some(time);
-                }
+        let first = items[start];
+        let mut at = start;
+        loop {
+            let from = order[at] as usize;
+            order[at] = DONE;
+            if from == start {
+                items[at] = first;
+                break;
             }
+            items[at] = items[from];
+            at = from;
         }
     }
-    let mut entries: Vec<(Sym, Sym, Vec<TraitChange>)> =
-        state.into_iter().map(|(k, (v, l))| (k, v, l)).collect();
-    entries.sort_unstable_by(|a, b| strings.get(a.0).cmp(strings.get(b.0)));
-    let traits = entries
-        .into_iter()
-        .map(|(key, value, list)| {
-            let start = changes.len() as u32;
-            changes.extend(list);
-            TraitEntry {
-                key,
-                value,
-                changes: start..changes.len() as u32,
-            }
-        })
-        .collect();
-    (traits, last_change)
 }
 
-/// Appends the memberships of one group's calls (sorted by user).
-fn collect_members(group: GroupId, calls: &[GroupCall], out: &mut Vec<Membership>) {
-    let mut by_user: HashMap<UserId, Membership> = HashMap::new();
-    for c in calls {
-        by_user
-            .entry(c.user)
-            .and_modify(|m| {
+/// Folds time-ordered runs of calls into current traits and their changes, with dense tables
+/// indexed by key symbol (reset after each run) instead of a map per run.
+struct Fold {
+    /// Current value symbol per key symbol (`NONE`: not set yet in this run).
+    current: Vec<u32>,
+    /// Position of a key in this run's sorted key list.
+    rank: Vec<u32>,
+    /// Keys set in this run.
+    keys: Vec<u32>,
+    /// This run's changes, with their key, in time order.
+    pending: Vec<(u32, TraitChange)>,
+}
+
+impl Fold {
+    fn new(symbols: usize) -> Self {
+        Fold {
+            current: vec![NONE; symbols],
+            rank: vec![0; symbols],
+            keys: Vec::new(),
+            pending: Vec::new(),
+        }
+    }
+
+    /// Folds one run of `(call, snapshot, time)`, appending its changes to `changes` grouped
+    /// by key. Returns the traits sorted by key and the time of the last change.
+    fn run(
+        &mut self,
+        calls: impl Iterator<Item = (u32, u32, EventTime)>,
+        snapshots: &SnapshotStore,
+        changes: &mut Vec<TraitChange>,
+        strings: &Interner,
+    ) -> (Vec<TraitEntry>, Option<EventTime>) {
+        let mut previous: Option<u32> = None;
+        let mut last_change = None;
+        for (call, snapshot, time) in calls {
+            // The same traits as the call before cannot change anything.
+            if previous == Some(snapshot) {
+                continue;
+            }
+            previous = Some(snapshot);
+            for &(key, value) in snapshots.leaves(snapshot) {
+                let Some(slot) = self.current.get_mut(key.0 as usize) else {
+                    continue;
+                };
+                if *slot == value.0 {
+                    continue;
+                }
+                let old = if *slot == NONE {
+                    self.keys.push(key.0);
+                    None
+                } else {
+                    Some(Sym(*slot))
+                };
+                *slot = value.0;
+                self.pending.push((
+                    key.0,
+                    TraitChange {
+                        call,
+                        old,
+                        new: value,
+                    },
+                ));
+                last_change = Some(time);
+            }
+        }
+        self.keys
+            .sort_unstable_by(|a, b| strings.get(Sym(*a)).cmp(strings.get(Sym(*b))));
+        for (i, &k) in self.keys.iter().enumerate() {
+            self.rank[k as usize] = i as u32;
+        }
+        // Stable: each key's changes stay in time order.
+        let rank = &self.rank;
+        self.pending.sort_by_key(|&(k, _)| rank[k as usize]);
+        let mut traits = Vec::with_capacity(self.keys.len());
+        let mut pending = self.pending.iter().peekable();
+        for &k in &self.keys {
+            let start = changes.len() as u32;
+            while let Some(&&(pk, change)) = pending.peek() {
+                if pk != k {
+                    break;
+                }
+                changes.push(change);
+                pending.next();
+            }
+            traits.push(TraitEntry {
+                key: Sym(k),
+                value: Sym(self.current[k as usize]),
+                changes: start..changes.len() as u32,
+            });
+            self.current[k as usize] = NONE;
+        }
+        self.keys.clear();
+        self.pending.clear();
+        (traits, last_change)
+    }
+}
+
+/// Collects a group's memberships with a dense table indexed by user.
+struct MemberScratch {
+    slot: Vec<u32>,
+}
+
+impl MemberScratch {
+    fn new(users: usize) -> Self {
+        MemberScratch {
+            slot: vec![NONE; users],
+        }
+    }
+
+    /// Appends the memberships of one group's calls (sorted by user).
+    fn collect(&mut self, group: GroupId, calls: &[GroupCall], out: &mut Vec<Membership>) {
+        let first = out.len();
+        for c in calls {
+            let slot = &mut self.slot[c.user.0 as usize];
+            if *slot == NONE {
+                *slot = out.len() as u32;
+                out.push(Membership {
+                    group,
+                    user: c.user,
+                    first_seen: c.time,
+                    last_seen: c.time,
+                    calls: 1,
+                });
+            } else {
+                let m = &mut out[*slot as usize];
                 m.first_seen = m.first_seen.min(c.time);
                 m.last_seen = m.last_seen.max(c.time);
                 m.calls += 1;
-            })
-            .or_insert(Membership {
-                group,
-                user: c.user,
-                first_seen: c.time,
-                last_seen: c.time,
-                calls: 1,
-            });
+            }
+        }
+        for m in &out[first..] {
+            self.slot[m.user.0 as usize] = NONE;
+        }
+        out[first..].sort_unstable_by_key(|m| m.user);
     }
-    let mut list: Vec<Membership> = by_user.into_values().collect();
-    list.sort_unstable_by_key(|m| m.user);
-    out.extend(list);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn build(lines: &[&str], batches: usize) -> Model {
+        let mut b = ModelBuilder::new();
+        let per = lines.len().div_ceil(batches.max(1));
+        let mut tables = super::super::batch::LocalTables::new();
+        for chunk in lines.chunks(per.max(1)) {
+            let mut batch = Batch::with_tables(tables);
+            batch.parse_lines(chunk.join("\n").as_bytes(), 0, 1, 0, &KnownSnapshots);
+            tables = batch.take_tables();
+            b.add_batch(batch);
+        }
+        b.finish()
+    }
+
+    #[test]
+    fn histories_fold_per_leaf_with_nulls_and_partial_updates() {
+        let lines = [
+            r#"{"type":"group","userId":"u1","groupId":"g","timestamp":"2023-01-01T00:00:01Z","traits":{"plan":"free","address":{"city":"A","zip":"1"}}}"#,
+            r#"{"type":"group","userId":"u2","groupId":"g","timestamp":"2023-01-01T00:00:02Z","traits":{"address":{"city":"B"}}}"#,
+            r#"{"type":"group","userId":"u1","groupId":"g","timestamp":"2023-01-01T00:00:03Z","traits":{"plan":"free"}}"#,
+            r#"{"type":"group","userId":"u1","groupId":"g","timestamp":"2023-01-01T00:00:04Z","traits":{"plan":null,"plan":"pro"}}"#,
+            r#"{"type":"group","userId":"u1","groupId":"g","timestamp":"2023-01-01T00:00:05Z","traits":{"plan":null}}"#,
+        ];
+        for batches in [1, 2, 5] {
+            let m = build(&lines, batches);
+            let g = m.find_group("g").unwrap();
+            let current: Vec<(&str, &str)> = m
+                .group(g)
+                .traits
+                .iter()
+                .map(|t| (m.str(t.key), m.str(t.value)))
+                .collect();
+            assert_eq!(
+                current,
+                vec![
+                    ("address.city", "\"B\""),
+                    ("address.zip", "\"1\""),
+                    ("plan", "null")
+                ]
+            );
+            let plan: Vec<(Option<&str>, &str)> = m
+                .trait_history(g, "plan")
+                .iter()
+                .map(|c| (c.old.map(|o| m.str(o)), m.str(c.new)))
+                .collect();
+            assert_eq!(
+                plan,
+                vec![
+                    (None, "\"free\""),
+                    (Some("\"free\""), "\"pro\""),
+                    (Some("\"pro\""), "null")
+                ]
+            );
+            assert_eq!(m.trait_history(g, "address.city").len(), 2);
+            let members: Vec<u32> = m.members(g).iter().map(|x| x.calls).collect();
+            assert_eq!(members, vec![4, 1]);
+            assert_eq!(m.snapshot_count(), 5);
+            let first: Vec<(&str, &str)> = m.snapshot(m.calls()[0].snapshot).collect();
+            assert_eq!(
+                first,
+                vec![
+                    ("address.city", "\"A\""),
+                    ("address.zip", "\"1\""),
+                    ("plan", "\"free\"")
+                ]
+            );
+        }
+    }
+
+    #[test]
+    fn sorting_runs_is_a_stable_sort_by_bucket_then_key() {
+        let mut items: Vec<(u32, i64, usize)> = (0..500)
+            .map(|i| ((i * 7 % 5) as u32, (i * 13 % 11) as i64, i))
+            .collect();
+        let mut want = items.clone();
+        want.sort_by_key(|&(b, k, _)| (b, k));
+        sort_runs(&mut items, 5, |x| x.0, |x| x.1);
+        assert_eq!(items, want);
+        let mut empty: Vec<(u32, i64, usize)> = Vec::new();
+        sort_runs(&mut empty, 0, |x| x.0, |x| x.1);
+    }
+
+    #[test]
+    fn anonymous_calls_join_the_user_an_event_linked_later() {
+        let lines = [
+            r#"{"type":"group","anonymousId":"a1","groupId":"g","timestamp":"2023-01-01T00:00:01Z"}"#,
+            r#"{"type":"track","anonymousId":"a1","userId":"u1","timestamp":"2023-01-01T00:00:02Z"}"#,
+            r#"{"type":"group","anonymousId":"a2","groupId":"g","timestamp":"2023-01-01T00:00:03Z"}"#,
+        ];
+        let m = build(&lines, 2);
+        assert_eq!(m.users().len(), 2);
+        let u1 = m.find_user("u1").unwrap();
+        assert_eq!(m.user_label(u1), "u1");
+        assert_eq!(m.user(u1).anonymous_ids.len(), 1);
+        let g = m.find_group("g").unwrap();
+        assert_eq!(m.members(g).len(), 2);
+        assert_eq!(m.calls()[0].user, u1);
+    }
 }

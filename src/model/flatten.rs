@@ -32,6 +32,19 @@ pub fn flatten_traits(raw: &str, out: &mut Vec<(String, String)>) -> Result<(), 
     Ok(())
 }
 
+/// Flattens one top-level member of a `traits` object, given its key and raw JSON value,
+/// appending its leaves to `out`: the same pairs, in the same order, that [`flatten_traits`]
+/// gives for that member.
+pub fn flatten_member(
+    key: &str,
+    raw: &str,
+    out: &mut Vec<(String, String)>,
+) -> Result<(), FlattenError> {
+    let value: Value = serde_json::from_str(raw).map_err(|e| FlattenError::Json(e.to_string()))?;
+    let start = out.len();
+    walk(&mut String::new(), key, value, out, start, false)
+}
+
 fn walk(
     prefix: &mut String,
     key: &str,
@@ -133,6 +146,28 @@ mod tests {
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect();
         assert_eq!(got, want);
+    }
+
+    #[test]
+    fn members_flatten_like_the_whole_object() {
+        let mut got = Vec::new();
+        flatten_member(
+            "address",
+            r#"{"geo":{"lat":1.50},"city":"B\u00e9"}"#,
+            &mut got,
+        )
+        .unwrap();
+        flatten_member("tags", r#"[ "a" ]"#, &mut got).unwrap();
+        flatten_member("e", "{}", &mut got).unwrap();
+        let whole =
+            flat(r#"{"address":{"geo":{"lat":1.50},"city":"B\u00e9"},"tags":[ "a" ],"e":{}}"#);
+        let mut sorted = got.clone();
+        sorted.sort();
+        let mut whole_sorted = whole.clone();
+        whole_sorted.sort();
+        assert_eq!(sorted, whole_sorted);
+        assert_eq!(got[0], ("address.city".to_string(), "\"Bé\"".to_string()));
+        assert_eq!(got[1], ("address.geo.lat".to_string(), "1.5".to_string()));
     }
 
     #[test]

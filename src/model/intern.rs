@@ -30,6 +30,9 @@ impl std::hash::Hasher for PassThroughHasher {
             self.0 ^= u64::from_le_bytes(buf);
         }
     }
+    fn write_u64(&mut self, v: u64) {
+        self.0 = v;
+    }
     fn write_u128(&mut self, v: u128) {
         self.0 = (v as u64) ^ ((v >> 64) as u64);
     }

@@ -9,11 +9,12 @@ pub mod batch;
 mod build;
 pub mod flatten;
 pub mod intern;
+pub mod snapshot;
 
 use std::ops::Range;
 use std::path::PathBuf;
 
-pub use batch::{Batch, KnownSnapshots, Origin, Problem, ProblemKind};
+pub use batch::{Batch, KnownSnapshots, LocalTables, Origin, Problem, ProblemKind};
 pub use build::ModelBuilder;
 pub use flatten::display_value;
 pub use intern::{Interner, Sym};
@@ -222,7 +223,7 @@ pub struct Counts {
 pub struct Model {
     strings: Interner,
     sources: Vec<SourceInfo>,
-    snapshots: Vec<Box<[(Sym, Sym)]>>,
+    snapshots: snapshot::SnapshotStore,
     users: Vec<User>,
     groups: Vec<Group>,
     calls: Vec<GroupCall>,
@@ -408,10 +409,7 @@ impl Model {
     /// The traits a call carried, flattened: `(key, JSON value)`.
     pub fn snapshot(&self, snapshot: u32) -> impl ExactSizeIterator<Item = (&str, &str)> {
         self.snapshots
-            .get(snapshot as usize)
-            .map(|s| &s[..])
-            .unwrap_or(&[])
-            .iter()
+            .leaves(snapshot)
             .map(|&(k, v)| (self.str(k), self.str(v)))
     }
 
@@ -428,11 +426,7 @@ impl Model {
             + self.identifies.capacity() * size_of::<IdentifyCall>()
             + self.memberships.capacity() * size_of::<Membership>()
             + (self.changes.capacity() + self.user_changes.capacity()) * size_of::<TraitChange>()
-            + self
-                .snapshots
-                .iter()
-                .map(|s| s.len() * 8 + 16)
-                .sum::<usize>()
+            + self.snapshots.heap_bytes()
             + self
                 .groups
                 .iter()

@@ -8,15 +8,20 @@ use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 
 use crate::event::{EventError, MAX_LINE_BYTES};
-use crate::model::{Batch, KnownSnapshots, ModelBuilder, Problem, ProblemKind};
+use crate::model::{Batch, KnownSnapshots, LocalTables, ModelBuilder, Problem, ProblemKind};
 
 /// Bytes handed to a worker at a time (a chunk grows to hold one long line).
-const CHUNK_BYTES: usize = 4 << 20;
+const CHUNK_BYTES: usize = 2 << 20;
 
 /// A piece of input for a worker.
 enum Chunk {
-    /// Whole lines; `offset` is the byte offset of the first one.
-    Lines { data: Vec<u8>, offset: u64 },
+    /// Whole lines in `data[..len]`; `offset` is the byte offset of the first one. The buffer
+    /// goes back to the reader when parsed, so it is zeroed only once.
+    Lines {
+        data: Vec<u8>,
+        len: usize,
+        offset: u64,
+    },
     /// One line that was too long to keep, skipped by the reader.
     Oversized { bytes: usize },
     /// The input could not be read further (a truncated gzip, an I/O error).
@@ -38,15 +43,20 @@ pub fn load_lines(
     let (chunk_tx, chunk_rx) = mpsc::sync_channel::<(usize, Chunk)>(threads * 2);
     let chunk_rx = Arc::new(Mutex::new(chunk_rx));
     let (batch_tx, batch_rx) = mpsc::channel::<(usize, Batch)>();
+    let (free_tx, free_rx) = mpsc::channel::<Vec<u8>>();
+    let tables: Vec<LocalTables> = (0..threads).map(|_| LocalTables::new()).collect();
+    let lineages: Vec<u64> = tables.iter().map(LocalTables::lineage).collect();
     std::thread::scope(|scope| {
-        scope.spawn(move || read_chunks(reader, &chunk_tx, cancel));
-        for _ in 0..threads {
+        scope.spawn(move || read_chunks(reader, &chunk_tx, &free_rx, cancel));
+        for tables in tables {
             let rx = chunk_rx.clone();
             let tx = batch_tx.clone();
+            let free = free_tx.clone();
             let known = known.clone();
-            scope.spawn(move || worker(&rx, &tx, source, &known));
+            scope.spawn(move || worker(&rx, &tx, &free, tables, source, &known));
         }
         drop(batch_tx);
+        drop(free_tx);
         // Merge in chunk order; line numbers become absolute here.
         let mut pending: BTreeMap<usize, Batch> = BTreeMap::new();
         let mut next = 0usize;
@@ -63,11 +73,16 @@ pub fn load_lines(
             }
         }
     });
+    for lineage in lineages {
+        builder.forget_tables(lineage);
+    }
 }
 
 fn worker(
     rx: &Mutex<mpsc::Receiver<(usize, Chunk)>>,
     tx: &mpsc::Sender<(usize, Batch)>,
+    free: &mpsc::Sender<Vec<u8>>,
+    mut tables: LocalTables,
     source: u16,
     known: &KnownSnapshots,
 ) {
@@ -77,9 +92,13 @@ fn worker(
             Err(_) => return,
         };
         let Ok((index, chunk)) = next else { return };
-        let mut batch = Batch::new();
+        let mut batch = Batch::with_tables(tables);
         match chunk {
-            Chunk::Lines { data, offset } => batch.parse_lines(&data, source, 1, offset, known),
+            Chunk::Lines { data, len, offset } => {
+                batch.parse_lines(&data[..len], source, 1, offset, known);
+                // The reader may have stopped; then the buffer is simply dropped.
+                let _ = free.send(data);
+            }
             Chunk::Oversized { bytes } => {
                 batch.lines = 1;
                 batch.push_problem(Problem {
@@ -94,6 +113,7 @@ fn worker(
                 error: ProblemKind::Input(why),
             }),
         }
+        tables = batch.take_tables();
         if tx.send((index, batch)).is_err() {
             return;
         }
@@ -101,10 +121,11 @@ fn worker(
 }
 
 /// Splits the input into chunks of whole lines. A line longer than [`MAX_LINE_BYTES`] is
-/// skipped without being held in memory.
+/// skipped without being held in memory. Buffers come back from the workers on `free`.
 fn read_chunks(
     reader: &mut (dyn Read + Send),
     tx: &mpsc::SyncSender<(usize, Chunk)>,
+    free: &mpsc::Receiver<Vec<u8>>,
     cancel: &AtomicBool,
 ) {
     let mut index = 0usize;
@@ -113,23 +134,36 @@ fn read_chunks(
         index += 1;
         ok
     };
-    let mut buf: Vec<u8> = Vec::with_capacity(CHUNK_BYTES);
+    // A recycled buffer if one is back, else a new one; at least `size` long.
+    let fresh = |size: usize| {
+        let mut b = free.try_recv().unwrap_or_default();
+        if b.len() < size {
+            b.resize(size, 0);
+        }
+        b
+    };
+    let mut buf: Vec<u8> = fresh(CHUNK_BYTES);
+    let mut filled = 0usize; // buf[..filled] holds input
     let mut offset = 0u64; // offset of buf[0] in the input
     let mut skipping: Option<usize> = None; // bytes of an oversized line skipped so far
     loop {
         if cancel.load(Ordering::Relaxed) {
             return;
         }
-        let want = CHUNK_BYTES.max(buf.len() + CHUNK_BYTES / 4);
-        let old_len = buf.len();
-        buf.resize(want, 0);
-        let n = match read_some(reader, &mut buf[old_len..]) {
+        let want = CHUNK_BYTES.max(filled + CHUNK_BYTES / 4);
+        if buf.len() < want {
+            buf.resize(want, 0);
+        }
+        let n = match read_some(reader, &mut buf[filled..want]) {
             Ok(n) => n,
             Err(e) => {
-                buf.truncate(old_len);
-                if !buf.is_empty() {
+                if filled > 0 {
                     let data = std::mem::take(&mut buf);
-                    if !send(Chunk::Lines { data, offset }) {
+                    if !send(Chunk::Lines {
+                        data,
+                        len: filled,
+                        offset,
+                    }) {
                         return;
                     }
                 }
@@ -137,13 +171,14 @@ fn read_chunks(
                 return;
             }
         };
-        buf.truncate(old_len + n);
+        filled += n;
         if let Some(skipped) = skipping {
-            match memchr::memchr(b'\n', &buf) {
+            match memchr::memchr(b'\n', &buf[..filled]) {
                 Some(nl) => {
                     let total = skipped + nl;
                     offset += nl as u64 + 1;
-                    buf.drain(..=nl);
+                    buf.copy_within(nl + 1..filled, 0);
+                    filled -= nl + 1;
                     skipping = None;
                     if !send(Chunk::Oversized { bytes: total }) {
                         return;
@@ -151,39 +186,46 @@ fn read_chunks(
                 }
                 None if n == 0 => {
                     send(Chunk::Oversized {
-                        bytes: skipped + buf.len(),
+                        bytes: skipped + filled,
                     });
                     return;
                 }
                 None => {
-                    skipping = Some(skipped + buf.len());
-                    offset += buf.len() as u64;
-                    buf.clear();
+                    skipping = Some(skipped + filled);
+                    offset += filled as u64;
+                    filled = 0;
                     continue;
                 }
             }
         }
         if n == 0 {
-            if !buf.is_empty() {
-                send(Chunk::Lines { data: buf, offset });
+            if filled > 0 {
+                send(Chunk::Lines {
+                    data: buf,
+                    len: filled,
+                    offset,
+                });
             }
             return;
         }
-        match memchr::memrchr(b'\n', &buf) {
-            Some(nl) if buf.len() >= CHUNK_BYTES || nl + 1 == buf.len() => {
-                let rest = buf.split_off(nl + 1);
-                let data = std::mem::replace(&mut buf, rest);
-                let len = data.len() as u64;
-                if !send(Chunk::Lines { data, offset }) {
+        match memchr::memrchr(b'\n', &buf[..filled]) {
+            Some(nl) if filled >= CHUNK_BYTES || nl + 1 == filled => {
+                let rest = filled - (nl + 1);
+                let mut next = fresh(CHUNK_BYTES.max(rest + CHUNK_BYTES / 4));
+                next[..rest].copy_from_slice(&buf[nl + 1..filled]);
+                let data = std::mem::replace(&mut buf, next);
+                let len = nl + 1;
+                if !send(Chunk::Lines { data, len, offset }) {
                     return;
                 }
-                offset += len;
+                offset += len as u64;
+                filled = rest;
             }
             Some(_) => {}
-            None if buf.len() > MAX_LINE_BYTES => {
-                skipping = Some(buf.len());
-                offset += buf.len() as u64;
-                buf.clear();
+            None if filled > MAX_LINE_BYTES => {
+                skipping = Some(filled);
+                offset += filled as u64;
+                filled = 0;
             }
             None => {}
         }

@@ -299,16 +299,24 @@ fn newer(path: &Path, found: i32) -> StoreError {
     }
 }
 
-/// Whether the SQLite header names groupscope in its application id, read from the bytes so a
-/// foreign database is not even opened by SQLite (whose read-only open of a WAL database
-/// leaves `-wal` and `-shm` files beside it).
+/// Whether the file may be a store, judged from its bytes so that a foreign database is not even
+/// opened by SQLite (whose read-only open of a WAL database leaves `-wal` and `-shm` files beside
+/// it): the header names groupscope in its application id, or it is a WAL database whose `-wal`
+/// file exists (the newest first page, with the id, may still be there; the side files exist
+/// already, so opening creates nothing).
 fn has_our_application_id(path: &Path) -> bool {
     use std::io::Read;
     let mut header = [0u8; 72];
     let read = std::fs::File::open(path).and_then(|mut f| f.read_exact(&mut header));
-    read.is_ok()
-        && header.starts_with(b"SQLite format 3\0")
-        && header[68..72] == schema::APPLICATION_ID.to_be_bytes()
+    if read.is_err() || !header.starts_with(b"SQLite format 3\0") {
+        return false;
+    }
+    if header[68..72] == schema::APPLICATION_ID.to_be_bytes() {
+        return true;
+    }
+    let mut wal = path.as_os_str().to_owned();
+    wal.push("-wal");
+    header[18] == 2 && Path::new(&wal).exists()
 }
 
 /// A read-only connection that also refuses writes at the statement level.

@@ -57,12 +57,26 @@ pub enum Action {
     PrevMatch,
     /// Copy the selected value to the clipboard.
     Copy,
-    /// Compose a new group call from the selection.
+    /// Compose a group call: reopen the current draft, or start a blank one.
     Compose,
-    /// Edit the current draft in `$EDITOR`.
+    /// Compose a group call prefilled from the selected group and user.
     Edit,
-    /// Show the outbox of drafts waiting to be sent.
+    /// Show the outbox (calls waiting to be sent) and the saved drafts.
     Outbox,
+    /// Send the call in the form to the data plane.
+    Send,
+    /// Keep the call in the form in the store as a local call, never sent.
+    SaveLocal,
+    /// Add a custom trait row to the form.
+    AddField,
+    /// Remove the focused custom trait row from the form.
+    RemoveField,
+    /// Send the selected outbox entry again.
+    Retry,
+    /// Send every outbox entry again.
+    RetryAll,
+    /// Drop the selected outbox entry or delete the selected draft.
+    Drop,
 }
 
 /// Sections of the help overlay; actions are listed under the section they belong to.
@@ -104,7 +118,7 @@ impl ActionGroup {
 
 impl Action {
     /// Every action, grouped in help order.
-    pub const ALL: [Action; 28] = [
+    pub const ALL: [Action; 35] = [
         Action::Help,
         Action::Quit,
         Action::ForceQuit,
@@ -133,6 +147,13 @@ impl Action {
         Action::Compose,
         Action::Edit,
         Action::Outbox,
+        Action::Send,
+        Action::SaveLocal,
+        Action::AddField,
+        Action::RemoveField,
+        Action::Retry,
+        Action::RetryAll,
+        Action::Drop,
     ];
 
     /// The snake_case name used in the config file (same as the serde name).
@@ -166,6 +187,13 @@ impl Action {
             Action::Compose => "compose",
             Action::Edit => "edit",
             Action::Outbox => "outbox",
+            Action::Send => "send",
+            Action::SaveLocal => "save_local",
+            Action::AddField => "add_field",
+            Action::RemoveField => "remove_field",
+            Action::Retry => "retry",
+            Action::RetryAll => "retry_all",
+            Action::Drop => "drop",
         }
     }
 
@@ -205,6 +233,13 @@ impl Action {
             Action::Compose => "compose",
             Action::Edit => "edit",
             Action::Outbox => "outbox",
+            Action::Send => "send",
+            Action::SaveLocal => "save locally",
+            Action::AddField => "add trait",
+            Action::RemoveField => "remove trait",
+            Action::Retry => "retry",
+            Action::RetryAll => "retry all",
+            Action::Drop => "drop",
         }
     }
 
@@ -236,9 +271,16 @@ impl Action {
             Action::NextMatch => "Next match",
             Action::PrevMatch => "Previous match",
             Action::Copy => "Copy the selected value",
-            Action::Compose => "Compose a group call from the selection",
-            Action::Edit => "Edit the draft in $EDITOR",
-            Action::Outbox => "Show the outbox",
+            Action::Compose => "Compose a group call (reopens your draft)",
+            Action::Edit => "Compose a call prefilled from the selected group",
+            Action::Outbox => "Show the outbox and the saved drafts",
+            Action::Send => "Form: send the call to the data plane",
+            Action::SaveLocal => "Form: keep the call locally, never sent",
+            Action::AddField => "Form: add a custom trait",
+            Action::RemoveField => "Form: remove the focused custom trait",
+            Action::Retry => "Outbox: send the selected call again",
+            Action::RetryAll => "Outbox: send every waiting call again",
+            Action::Drop => "Outbox: drop the call or delete the draft",
         }
     }
 
@@ -265,7 +307,17 @@ impl Action {
             | Action::ViewGroups
             | Action::Sort => ActionGroup::Layout,
             Action::Search | Action::NextMatch | Action::PrevMatch => ActionGroup::Search,
-            Action::Copy | Action::Compose | Action::Edit | Action::Outbox => ActionGroup::Data,
+            Action::Copy
+            | Action::Compose
+            | Action::Edit
+            | Action::Outbox
+            | Action::Send
+            | Action::SaveLocal
+            | Action::AddField
+            | Action::RemoveField
+            | Action::Retry
+            | Action::RetryAll
+            | Action::Drop => ActionGroup::Data,
         }
     }
 }

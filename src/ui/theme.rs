@@ -114,7 +114,7 @@ impl Theme {
             custom_trait: fg(Color::White),
             changed_old: fg(Color::Red).add_modifier(Modifier::CROSSED_OUT),
             changed_new: fg(Color::Green).add_modifier(Modifier::BOLD),
-            status_bar: Style::new().fg(Color::Black).bg(Color::Gray),
+            status_bar: Style::new().fg(Color::White).bg(Color::DarkGray),
             error: fg(Color::LightRed).add_modifier(Modifier::BOLD),
             warning: fg(Color::Yellow).add_modifier(Modifier::BOLD),
             hint_key: fg(Color::Cyan).add_modifier(Modifier::BOLD),

@@ -73,6 +73,14 @@ fn default_bindings() -> Vec<(KeyCombo, Action)> {
         (c('c'), Action::Compose),
         (c('e'), Action::Edit),
         (c('o'), Action::Outbox),
+        // Ctrl-chords, because a focused form field takes every printable key.
+        (KeyCombo::ctrl('s'), Action::Send),
+        (KeyCombo::ctrl('l'), Action::SaveLocal),
+        (KeyCombo::ctrl('n'), Action::AddField),
+        (KeyCombo::ctrl('d'), Action::RemoveField),
+        (c('t'), Action::Retry),
+        (c('T'), Action::RetryAll),
+        (c('d'), Action::Drop),
     ]
 }
 
@@ -261,6 +269,13 @@ mod tests {
             ("c", Action::Compose),
             ("e", Action::Edit),
             ("o", Action::Outbox),
+            ("ctrl-s", Action::Send),
+            ("ctrl-l", Action::SaveLocal),
+            ("ctrl-n", Action::AddField),
+            ("ctrl-d", Action::RemoveField),
+            ("t", Action::Retry),
+            ("T", Action::RetryAll),
+            ("d", Action::Drop),
             ("r", Action::Refresh),
             ("f5", Action::Refresh),
         ];

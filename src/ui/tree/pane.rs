@@ -1,0 +1,222 @@
+//! The tree pane: both views' trees, the group order, the filter's saved positions, and drawing
+//! the window of rows.
+
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Paragraph};
+
+use crate::model::{GroupId, Model};
+use crate::ui::search::Filter;
+use crate::ui::text::{Tone, push_highlighted};
+use crate::ui::theme::{NO_SELECTION_MARKER, SELECTION_MARKER, Theme};
+
+use super::{Ctx, GroupSort, Node, Tree, View, label::label};
+
+/// Both views and what they share.
+#[derive(Debug, Clone)]
+pub struct TreePane {
+    view: View,
+    sort: GroupSort,
+    order: Vec<GroupId>,
+    users: Tree,
+    groups: Tree,
+    /// The trees as they were before a filter narrowed them.
+    saved: Option<(Tree, Tree)>,
+}
+
+impl TreePane {
+    /// Both views of `model`, unfiltered, groups by name.
+    pub fn new(model: &Model) -> TreePane {
+        let sort = GroupSort::default();
+        let order = sort.order(model);
+        let ctx = Ctx {
+            model,
+            filter: None,
+        };
+        TreePane {
+            view: View::Groups,
+            sort,
+            users: Tree::new(ctx, View::Users, &order),
+            groups: Tree::new(ctx, View::Groups, &order),
+            order,
+            saved: None,
+        }
+    }
+
+    /// The view shown.
+    pub fn view(&self) -> View {
+        self.view
+    }
+
+    /// Shows a view; each keeps its own position.
+    pub fn set_view(&mut self, view: View) {
+        self.view = view;
+    }
+
+    /// The group order.
+    pub fn sort(&self) -> GroupSort {
+        self.sort
+    }
+
+    /// The tree of the view shown.
+    pub fn tree(&self) -> &Tree {
+        match self.view {
+            View::Users => &self.users,
+            View::Groups => &self.groups,
+        }
+    }
+
+    /// The tree of the view shown, to move in.
+    pub fn tree_mut(&mut self) -> &mut Tree {
+        match self.view {
+            View::Users => &mut self.users,
+            View::Groups => &mut self.groups,
+        }
+    }
+
+    /// Moves to the next group order, keeping open rows and the selection.
+    pub fn cycle_sort(&mut self, model: &Model) -> GroupSort {
+        self.sort = self.sort.next();
+        self.order = self.sort.order(model);
+        let nodes: Vec<Node> = self.order.iter().map(|&g| Node::Group(g)).collect();
+        self.groups.reorder(&nodes);
+        if let Some((_, saved)) = &mut self.saved {
+            saved.reorder(&nodes);
+        }
+        self.sort
+    }
+
+    /// Narrows both views to `filter`, or (with `None`) puts back the trees as they were before
+    /// the first filter.
+    pub fn apply_filter(&mut self, model: &Model, filter: Option<&Filter>) {
+        match filter {
+            Some(f) => {
+                if self.saved.is_none() {
+                    self.saved = Some((self.users.clone(), self.groups.clone()));
+                }
+                let ctx = Ctx {
+                    model,
+                    filter: Some(f),
+                };
+                self.users = Tree::new(ctx, View::Users, &self.order);
+                self.groups = Tree::new(ctx, View::Groups, &self.order);
+            }
+            None => {
+                if let Some((users, groups)) = self.saved.take() {
+                    self.users = users;
+                    self.groups = groups;
+                }
+            }
+        }
+    }
+
+    /// Draws the pane into `area`; `focused` picks the border style.
+    pub fn draw(
+        &mut self,
+        frame: &mut Frame,
+        area: Rect,
+        ctx: Ctx<'_>,
+        theme: &Theme,
+        focused: bool,
+    ) {
+        let (users, groups) = (ctx.model.users().len(), ctx.model.groups().len());
+        let tab = |view: View, key: &str, n: usize| {
+            let text = format!(" {key} {} ({n}) ", view.title());
+            if view == self.view {
+                Span::styled(text, theme.heading.patch(theme.selected_row))
+            } else {
+                Span::styled(text, theme.dim)
+            }
+        };
+        let mut title = vec![tab(View::Users, "1", users), tab(View::Groups, "2", groups)];
+        if self.view == View::Groups {
+            title.push(Span::styled(
+                format!(" by {} ", self.sort.label()),
+                theme.dim,
+            ));
+        }
+        let block = Block::default()
+            .borders(Borders::ALL)
+            .border_style(if focused {
+                theme.border_focused
+            } else {
+                theme.border
+            })
+            .title(Line::from(title));
+        let inner = block.inner(area);
+        let tree = self.tree_mut();
+        tree.set_height(inner.height as usize);
+        let total = tree.rows().len();
+        let block = if total > inner.height as usize {
+            block.title_bottom(format!(" {}/{} ", tree.selected() + 1, total))
+        } else {
+            block
+        };
+        let tree = self.tree();
+        let mut lines: Vec<Line> = Vec::with_capacity(inner.height as usize);
+        let labels: Vec<_> = tree
+            .window()
+            .map(|(i, row)| (i, *row, label(ctx.model, row.node)))
+            .collect();
+        for (i, row, pieces) in &labels {
+            let selected = *i == tree.selected();
+            let mut spans = vec![Span::raw(if selected {
+                SELECTION_MARKER
+            } else {
+                NO_SELECTION_MARKER
+            })];
+            spans.push(Span::raw("  ".repeat(row.depth as usize)));
+            let expander = if row.expanded {
+                "▾ "
+            } else if ctx.has_children(row.node) {
+                "▸ "
+            } else {
+                "  "
+            };
+            spans.push(Span::styled(expander, theme.dim));
+            for piece in pieces {
+                // Times and counts are not searched; highlighting them would mislead.
+                let filter = if piece.tone == Tone::Dim {
+                    None
+                } else {
+                    ctx.filter
+                };
+                push_highlighted(
+                    &mut spans,
+                    &piece.text,
+                    piece.tone.style(theme),
+                    theme,
+                    filter,
+                );
+            }
+            let mut line = Line::from(spans);
+            if selected {
+                line = line.style(theme.selected_row);
+            }
+            lines.push(line);
+        }
+        if lines.is_empty() {
+            let what = match self.view {
+                View::Users => "users",
+                View::Groups => "groups",
+            };
+            let text = match ctx.filter {
+                Some(f) => format!("No {what} match {:?}. Esc clears the search.", f.query()),
+                None => {
+                    let c = ctx.model.counts();
+                    let mut t = format!("No {what}: the input holds no group calls.");
+                    if c.problems > 0 {
+                        t.push_str(&format!(
+                            " {} lines could not be read (`groupscope stats` lists them).",
+                            c.bad_lines
+                        ));
+                    }
+                    t
+                }
+            };
+            lines.push(Line::styled(text, theme.dim));
+        }
+        frame.render_widget(Paragraph::new(lines).block(block), area);
+    }
+}
