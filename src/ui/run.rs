@@ -8,7 +8,7 @@
 
 use std::io;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc::{self, RecvTimeoutError, Sender};
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread;
@@ -74,8 +74,11 @@ pub fn run(options: RunOptions) -> io::Result<()> {
         Start::NoInput(text) => (LoadState::NoInput(text.clone()), Vec::new()),
     };
     let mut app = App::new(state, options.keymap, options.theme, &options.warnings);
-    let mut loader =
-        (!paths.is_empty()).then(|| Loader::spawn(&paths, options.threads, tx.clone()));
+    // Partial models fill the tree until the user first presses a key or clicks (a newer
+    // model resets the tree, so it must not move under someone browsing it).
+    let watch = Arc::new(Partials::default());
+    let spawn = |tx: &Sender<Message>| Loader::spawn(&paths, options.threads, &watch, tx.clone());
+    let mut loader = (!paths.is_empty()).then(|| spawn(&tx));
     let raw = Latest::spawn(tx.clone(), |(model, origin): (Arc<Model>, Origin)| {
         let result = source::read_raw(model.sources(), origin).map_err(|e| e.to_string());
         Message::Raw(origin, result)
@@ -100,9 +103,9 @@ pub fn run(options: RunOptions) -> io::Result<()> {
         };
         match rx.recv_timeout(wait) {
             Ok(message) => {
-                app.update(message);
+                apply(&mut app, message, &watch);
                 for message in rx.try_iter().take(BATCH) {
-                    app.update(message);
+                    apply(&mut app, message, &watch);
                 }
                 dirty = true;
             }
@@ -136,13 +139,59 @@ pub fn run(options: RunOptions) -> io::Result<()> {
                     if let Some(old) = loader.take() {
                         old.cancel();
                     }
-                    loader = Some(Loader::spawn(&paths, options.threads, tx.clone()));
+                    loader = Some(spawn(&tx));
                 }
             }
             dirty = true;
         }
     }
     Ok(())
+}
+
+/// How the status bar says a partial model is shown while the rest loads.
+const PARTIAL_NOTE: &str = "showing the events read so far;";
+
+/// Partial models between the loader and the event loop.
+#[derive(Debug, Default)]
+struct Partials {
+    /// Set at the first key or click: no more partial models after that.
+    browsing: AtomicBool,
+    /// Partial models posted and not yet applied (they come before the final one).
+    in_flight: AtomicUsize,
+}
+
+/// Applies one message. While a partial model is shown, load progress goes to the status
+/// message (the app counts the load as done once it has a model).
+fn apply(app: &mut App, message: Message, partials: &Partials) {
+    let noted = |app: &App| {
+        app.status()
+            .message()
+            .is_some_and(|(text, _)| text.starts_with(PARTIAL_NOTE))
+    };
+    match message {
+        Message::Key(_) | Message::Mouse(_) => partials.browsing.store(true, Ordering::Relaxed),
+        Message::Progress(p) if matches!(app.load_state(), LoadState::Loaded) => {
+            if noted(app) || app.status().message().is_none() {
+                let text = super::status::progress_text(Some(&p));
+                app.report(format!("{PARTIAL_NOTE} {text}"), Level::Info);
+            }
+            return;
+        }
+        Message::Loaded(_) => {
+            let partial = partials
+                .in_flight
+                .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1))
+                .is_ok();
+            let was_noted = noted(app);
+            app.update(message);
+            if !partial && was_noted && app.status().message().is_none() {
+                app.report("loaded: every event is in the tree now", Level::Info);
+            }
+            return;
+        }
+        _ => {}
+    }
+    app.update(message);
 }
 
 /// Reads terminal events on a thread of its own and posts them.
@@ -171,7 +220,12 @@ struct Loader {
 }
 
 impl Loader {
-    fn spawn(paths: &[PathBuf], threads: Option<usize>, tx: Sender<Message>) -> Loader {
+    fn spawn(
+        paths: &[PathBuf],
+        threads: Option<usize>,
+        partials: &Arc<Partials>,
+        tx: Sender<Message>,
+    ) -> Loader {
         let mut options = LoadOptions::default();
         if let Some(t) = threads {
             options.threads = t.max(1);
@@ -180,14 +234,31 @@ impl Loader {
         let done = Arc::new(AtomicBool::new(false));
         let paths = paths.to_vec();
         let finished = done.clone();
+        let watch = partials.clone();
         thread::spawn(move || {
             let mut last = Instant::now() - PROGRESS_EVERY;
-            let result = source::load(&paths, &options, &mut |p| {
-                if last.elapsed() >= PROGRESS_EVERY {
-                    last = Instant::now();
-                    let _ = tx.send(Message::Progress(p.clone()));
-                }
-            });
+            let partials = tx.clone();
+            let result = source::load_progressive(
+                &paths,
+                &options,
+                &mut |p| {
+                    if last.elapsed() >= PROGRESS_EVERY {
+                        last = Instant::now();
+                        let _ = tx.send(Message::Progress(p.clone()));
+                    }
+                },
+                &mut |builder| {
+                    if watch.browsing.load(Ordering::Relaxed) {
+                        return std::ops::ControlFlow::Break(());
+                    }
+                    let partial = Box::new(Ok(builder.partial()));
+                    watch.in_flight.fetch_add(1, Ordering::Relaxed);
+                    if partials.send(Message::Loaded(partial)).is_err() {
+                        watch.in_flight.fetch_sub(1, Ordering::Relaxed);
+                    }
+                    std::ops::ControlFlow::Continue(())
+                },
+            );
             finished.store(true, Ordering::Relaxed);
             // A cancelled load was replaced; its result is not wanted.
             if !options.cancel.load(Ordering::Relaxed) {
