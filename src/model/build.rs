@@ -200,6 +200,30 @@ impl ModelBuilder {
         }
     }
 
+    /// The model of everything merged so far, leaving the builder as it is: exactly what
+    /// [`ModelBuilder::finish`] would give if the input ended here (a prefix of the final
+    /// model). Costs about as much as finishing that many events, so build it only to show it.
+    pub fn partial(&self) -> Model {
+        ModelBuilder {
+            strings: self.strings.clone(),
+            sources: self.sources.clone(),
+            snapshots: self.snapshots.sealed_copy(),
+            known: self.known.clone(),
+            lineages: HashMap::new(),
+            messages: HashSet::default(),
+            calls: self.calls.clone(),
+            call_people: self.call_people.clone(),
+            identifies: self.identifies.clone(),
+            identify_people: self.identify_people.clone(),
+            links: self.links.clone(),
+            problems: self.problems.clone(),
+            problem_lines: HashSet::new(),
+            counts: self.counts,
+            time_range: self.time_range,
+        }
+        .finish()
+    }
+
     /// Resolves users, orders calls, folds histories and returns the finished model.
     pub fn finish(self) -> Model {
         let ModelBuilder {

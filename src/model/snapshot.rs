@@ -75,6 +75,18 @@ impl SnapshotStore {
         self.spans.shrink_to_fit();
     }
 
+    /// A sealed copy (without the lookup tables), for a model of what was read so far.
+    pub(crate) fn sealed_copy(&self) -> SnapshotStore {
+        SnapshotStore {
+            index: HashedMap::default(),
+            member_index: HashedMap::default(),
+            spans: self.spans.clone(),
+            member_ids: self.member_ids.clone(),
+            members: self.members.clone(),
+            leaves: self.leaves.clone(),
+        }
+    }
+
     /// How many snapshots there are.
     pub fn len(&self) -> usize {
         self.spans.len()

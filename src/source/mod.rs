@@ -2,6 +2,7 @@
 //! event's raw JSON back when it is shown.
 
 mod jsonl;
+mod pipeline;
 pub mod visit;
 pub mod warehouse;
 
@@ -13,7 +14,12 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use flate2::read::MultiGzDecoder;
 
-use crate::model::{Batch, Model, ModelBuilder, Origin, SourceInfo, SourceKind};
+use std::ops::ControlFlow;
+
+use crate::model::{
+    Batch, CallMark, KnownSnapshots, LocalTables, Model, ModelBuilder, Origin, Problem,
+    ProblemKind, SourceInfo, SourceKind,
+};
 
 pub use jsonl::load_lines;
 
@@ -220,12 +226,69 @@ pub fn load(
     Ok(model)
 }
 
+/// Events read before the first partial model is offered; each next one waits for
+/// [`PARTIAL_GROWTH`] times as many, so building them all costs about one more `finish`.
+pub const PARTIAL_FIRST: u64 = 50_000;
+/// How much the input read grows between two partial models.
+pub const PARTIAL_GROWTH: u64 = 4;
+
+/// Like [`load`], and while it runs offers the builder to `on_partial` after about
+/// [`PARTIAL_FIRST`] events, then each time the events read have grown [`PARTIAL_GROWTH`]-fold
+/// (50k, 200k, 800k, …), so the explorer can show the tree filling as data arrives:
+/// [`ModelBuilder::partial`] makes the model of everything read so far, a prefix of the final
+/// model (build it only when it will be shown). Returning `Break` stops the offers.
+pub fn load_progressive(
+    paths: &[PathBuf],
+    options: &LoadOptions,
+    progress: &mut dyn FnMut(&LoadProgress),
+    on_partial: &mut dyn FnMut(&ModelBuilder) -> ControlFlow<()>,
+) -> Result<Model, LoadError> {
+    let schedule = (PARTIAL_FIRST, PARTIAL_GROWTH);
+    load_with_partials(paths, options, progress, on_partial, schedule)
+}
+
+/// [`load_progressive`] with the schedule as `(first, growth)`.
+fn load_with_partials(
+    paths: &[PathBuf],
+    options: &LoadOptions,
+    progress: &mut dyn FnMut(&LoadProgress),
+    on_partial: &mut dyn FnMut(&ModelBuilder) -> ControlFlow<()>,
+    (first, growth): (u64, u64),
+) -> Result<Model, LoadError> {
+    let mut builder = ModelBuilder::new();
+    let mut next = first;
+    let mut offering = true;
+    load_sources(&mut builder, paths, options, &mut |p, b| {
+        progress(p);
+        let events = b.counts().events;
+        if offering && events >= next {
+            offering = on_partial(b).is_continue();
+            while next <= events {
+                next = next.saturating_mul(growth.max(2));
+            }
+        }
+    })?;
+    Ok(builder.finish())
+}
+
+/// Progress as the loaders report it: with the builder, for partial models.
+type Progress<'a> = dyn FnMut(&LoadProgress, &ModelBuilder) + 'a;
+
 /// Like [`load`], adding to an existing builder.
 pub fn load_into(
     builder: &mut ModelBuilder,
     paths: &[PathBuf],
     options: &LoadOptions,
     progress: &mut dyn FnMut(&LoadProgress),
+) -> Result<(), LoadError> {
+    load_sources(builder, paths, options, &mut |p, _| progress(p))
+}
+
+fn load_sources(
+    builder: &mut ModelBuilder,
+    paths: &[PathBuf],
+    options: &LoadOptions,
+    progress: &mut Progress<'_>,
 ) -> Result<(), LoadError> {
     let files = expand_paths(paths)?;
     let mut report = LoadProgress {
@@ -240,7 +303,7 @@ pub fn load_into(
         report.path = path.clone();
         report.bytes_done = 0;
         report.bytes_total = None;
-        progress(&report);
+        progress(&report, builder);
         load_one(builder, path, options, &mut report, progress)?;
         if options.cancel.load(Ordering::Relaxed) {
             return Err(LoadError::Cancelled);
@@ -268,7 +331,7 @@ fn load_one(
     path: &Path,
     options: &LoadOptions,
     report: &mut LoadProgress,
-    progress: &mut dyn FnMut(&LoadProgress),
+    progress: &mut Progress<'_>,
 ) -> Result<(), LoadError> {
     let unreadable = |source| LoadError::Unreadable {
         path: path.to_path_buf(),
@@ -361,7 +424,7 @@ fn load_text(
     options: &LoadOptions,
     count: &std::sync::atomic::AtomicU64,
     report: &mut LoadProgress,
-    progress: &mut dyn FnMut(&LoadProgress),
+    progress: &mut Progress<'_>,
 ) -> Result<(), LoadError> {
     if kind == Detected::JsonDocument {
         let source = builder.add_source(SourceInfo {
@@ -394,7 +457,7 @@ fn load_text(
         report.bytes_done = count.load(Ordering::Relaxed);
         report.events = builder.counts().events;
         report.problems = builder.counts().problems;
-        progress(report);
+        progress(report, builder);
         return Ok(());
     }
     let source = builder.add_source(SourceInfo {
@@ -412,7 +475,7 @@ fn load_text(
             report.bytes_done = count.load(Ordering::Relaxed);
             report.events = b.counts().events;
             report.problems = b.counts().problems;
-            progress(report);
+            progress(report, b);
         },
     );
     Ok(())
@@ -450,7 +513,7 @@ fn load_memory(
     data: Arc<[u8]>,
     options: &LoadOptions,
     report: &mut LoadProgress,
-    progress: &mut dyn FnMut(&LoadProgress),
+    progress: &mut Progress<'_>,
 ) -> Result<(), LoadError> {
     // stdin is kept in memory (decompressed) so its raw events can be shown again.
     let data: Arc<[u8]> = if detect(&data) == Detected::Gzip {
@@ -495,104 +558,117 @@ fn load_memory(
     report.bytes_done = data.len() as u64;
     report.events = builder.counts().events;
     report.problems = builder.counts().problems;
-    progress(report);
+    progress(report, builder);
     Ok(())
 }
 
-/// Rows merged into the model at a time while reading a database.
-const ROWS_PER_BATCH: usize = 8192;
-
+/// Reads a database (a store or a warehouse) into the model: one thread steps through the rows
+/// and packs them into chunks, the workers parse them (as the JSONL loader does) and the
+/// batches are merged in row order. Row ids become the calls' origins; store rows keep their
+/// sent/local marks.
 fn load_sqlite(
     builder: &mut ModelBuilder,
     path: &Path,
     options: &LoadOptions,
     report: &mut LoadProgress,
-    progress: &mut dyn FnMut(&LoadProgress),
+    progress: &mut Progress<'_>,
 ) -> Result<(), LoadError> {
-    use crate::model::{CallMark, Problem, ProblemKind};
-    use visit::{Place, Visit};
+    let kind = visit::database_kind(path)?;
+    let source = builder.add_source(SourceInfo {
+        path: path.to_path_buf(),
+        kind: kind.clone(),
+        memory: None,
+    });
     let known = builder.known_snapshots();
-    let mut source = 0u16;
-    let mut batch = Batch::new();
-    let mut mark = CallMark::Loaded;
-    let mut rows = 0usize;
-    let flush = |builder: &mut ModelBuilder, batch: &mut Batch, mark: CallMark| {
-        builder.add_marked_batch(std::mem::take(batch), mark);
+    let tables: Vec<Option<LocalTables>> = (0..options.threads.max(1))
+        .map(|_| Some(LocalTables::new()))
+        .collect();
+    let lineages: Vec<u64> = tables.iter().flatten().map(LocalTables::lineage).collect();
+    let work = |tables: &mut Option<LocalTables>, chunk: &pipeline::Chunk| {
+        let batches = parse_rows(tables, chunk, source, &known);
+        let rows = batches.iter().map(|(b, _)| b.lines).sum();
+        (batches, rows)
     };
-    let cancel = options.cancel.clone();
-    visit::visit(&[path.to_path_buf()], &mut |v| {
-        match v {
-            Visit::Source { path, kind } => {
-                source = builder.add_source(SourceInfo {
-                    path: path.to_path_buf(),
-                    kind: kind.clone(),
-                    memory: None,
-                });
-            }
+    let read = |feed: &mut pipeline::Feed<'_>| visit::read_rows(path, &kind, feed);
+    let result = pipeline::run(tables, &options.cancel, read, &work, &mut |batches, _| {
+        for (batch, mark) in batches {
+            builder.add_marked_batch(batch, mark);
+        }
+        report.events = builder.counts().events;
+        report.problems = builder.counts().problems;
+        progress(report, builder);
+        ControlFlow::Continue(())
+    });
+    for lineage in lineages {
+        builder.forget_tables(lineage);
+    }
+    result
+}
+
+/// Parses a chunk of database rows into batches, a new batch wherever the calls' mark
+/// (loaded, sent, local) changes.
+fn parse_rows(
+    tables: &mut Option<LocalTables>,
+    chunk: &pipeline::Chunk,
+    source: u16,
+    known: &KnownSnapshots,
+) -> Vec<(Batch, CallMark)> {
+    use visit::Visit;
+    let mut done = Vec::new();
+    let mut batch = Batch::with_tables(tables.take().unwrap_or_default());
+    let mut mark = CallMark::Loaded;
+    chunk.visit(&mut |v| {
+        let (place, result) = match v {
             Visit::Event {
                 place,
                 event,
                 store_origin,
             } => {
-                let (table, rowid) = match place {
-                    Place::Row { table, rowid } => (table, rowid),
-                    Place::Line { line, .. } => (0, line as i64),
-                };
                 let row_mark = match store_origin {
                     Some(crate::store::Origin::Sent) => CallMark::Sent,
                     Some(crate::store::Origin::Local) => CallMark::Local,
                     _ => CallMark::Loaded,
                 };
-                if row_mark != mark {
-                    flush(builder, &mut batch, mark);
-                    mark = row_mark;
+                if row_mark != mark && batch.lines > 0 {
+                    let next = Batch::with_tables(batch.take_tables());
+                    done.push((std::mem::replace(&mut batch, next), mark));
                 }
+                mark = row_mark;
+                let (table, rowid) = row_of(place);
                 let origin = Origin {
                     source,
                     line: 0,
                     offset: rowid.max(0) as u64,
                     len: u32::from(table),
                 };
-                batch.lines += 1;
-                if let Err(e) = batch.push_event(event, origin, &known) {
-                    batch.push_problem(Problem {
-                        source,
-                        line: rowid.max(0) as u64,
-                        error: ProblemKind::Traits(e),
-                    });
-                }
-                rows += 1;
-                if rows.is_multiple_of(ROWS_PER_BATCH) {
-                    flush(builder, &mut batch, mark);
-                    report.events = builder.counts().events;
-                    report.problems = builder.counts().problems;
-                    progress(report);
-                }
+                let result = batch
+                    .push_event(event, origin, known)
+                    .map_err(ProblemKind::Traits);
+                (place, result)
             }
-            Visit::Problem { place, why } => {
-                let line = match place {
-                    Place::Row { rowid, .. } => rowid.max(0) as u64,
-                    Place::Line { line, .. } => line,
-                };
-                batch.lines += 1;
-                batch.push_problem(Problem {
-                    source,
-                    line,
-                    error: ProblemKind::Input(why),
-                });
-            }
+            Visit::Problem { place, why } => (place, Err(ProblemKind::Input(why))),
+            Visit::Source { .. } => return,
+        };
+        batch.lines += 1;
+        if let Err(error) = result {
+            batch.push_problem(Problem {
+                source,
+                line: row_of(place).1.max(0) as u64,
+                error,
+            });
         }
-        if cancel.load(Ordering::Relaxed) {
-            std::ops::ControlFlow::Break(())
-        } else {
-            std::ops::ControlFlow::Continue(())
-        }
-    })?;
-    flush(builder, &mut batch, mark);
-    report.events = builder.counts().events;
-    report.problems = builder.counts().problems;
-    progress(report);
-    Ok(())
+    });
+    *tables = Some(batch.take_tables());
+    done.push((batch, mark));
+    done
+}
+
+/// The table and row id of a database place (a line number for a text place).
+fn row_of(place: visit::Place) -> (u8, i64) {
+    match place {
+        visit::Place::Row { table, rowid } => (table, rowid),
+        visit::Place::Line { line, .. } => (0, line as i64),
+    }
 }
 
 fn read_head(file: &mut File, head: &mut [u8]) -> io::Result<usize> {
@@ -666,6 +742,162 @@ pub fn read_raw(sources: &[SourceInfo], origin: Origin) -> Result<String, RawErr
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// What a model says, as comparable text: every group with its traits, members and calls
+    /// (with where each came from), every user with its ids and traits, and the counts.
+    fn fingerprint(m: &Model) -> Vec<String> {
+        let mut out = vec![format!("{:?}", m.counts())];
+        for (i, g) in m.groups().iter().enumerate() {
+            let id = crate::model::GroupId(i as u32);
+            let traits: Vec<String> = g
+                .traits
+                .iter()
+                .map(|t| format!("{}={}/{}", m.str(t.key), m.str(t.value), t.changes.len()))
+                .collect();
+            let members: Vec<String> = m
+                .members(id)
+                .iter()
+                .map(|x| format!("{}x{}", m.user_label(x.user), x.calls))
+                .collect();
+            out.push(format!("group {} {traits:?} {members:?}", m.str(g.id)));
+            for (_, c) in m.group_calls(id) {
+                let o = c.origin;
+                let who = m.user_label(c.user);
+                out.push(format!(
+                    "  {who} {} {}:{}+{}",
+                    c.time.utc_ms, o.line, o.offset, o.len
+                ));
+            }
+        }
+        for (i, u) in m.users().iter().enumerate() {
+            let traits: Vec<String> = u
+                .traits
+                .iter()
+                .map(|t| format!("{}={}", m.str(t.key), m.str(t.value)))
+                .collect();
+            let label = m.user_label(crate::model::UserId(i as u32));
+            out.push(format!("user {label} {} {traits:?}", u.anonymous_ids.len()));
+        }
+        out
+    }
+
+    fn line(i: usize) -> String {
+        let pad = "p".repeat(200);
+        match i % 9 {
+            // An identify that links an anonymous id to a user seen before.
+            4 => format!(
+                r#"{{"type":"identify","messageId":"m{i}","userId":"u{}","anonymousId":"a{}","traits":{{"email":"e{}"}},"timestamp":"2024-01-01T00:{:02}:00Z"}}"#,
+                i % 31,
+                i % 47,
+                i % 5,
+                i % 60
+            ),
+            _ => format!(
+                r#"{{"type":"group","messageId":"m{i}","anonymousId":"a{}","groupId":"g{}","traits":{{"plan":"p{}","n":{},"pad":"{pad}"}},"timestamp":"2024-01-{:02}T00:00:00Z"}}"#,
+                i % 47,
+                i % 13,
+                i % 4,
+                i % 3,
+                1 + i % 28
+            ),
+        }
+    }
+
+    #[test]
+    fn partial_models_are_prefixes_of_the_final_one() {
+        let dir = tempfile::tempdir().unwrap();
+        // A file of several chunks (partials come between them), then two small ones (and at
+        // their starts).
+        let big: String = (0..16_000).map(|i| line(i) + "\n").collect();
+        assert!(big.len() > 2 * pipeline::CHUNK_BYTES);
+        let files = [
+            (dir.path().join("a.jsonl"), big),
+            (
+                dir.path().join("b.jsonl"),
+                (16_000..16_300).map(|i| line(i) + "\n").collect(),
+            ),
+            (
+                dir.path().join("c.jsonl"),
+                (16_300..16_400).map(|i| line(i) + "\n").collect(),
+            ),
+        ];
+        for (path, text) in &files {
+            std::fs::write(path, text).unwrap();
+        }
+        let paths: Vec<PathBuf> = files.iter().map(|(p, _)| p.clone()).collect();
+        let options = LoadOptions {
+            threads: 3,
+            ..LoadOptions::default()
+        };
+        let mut partials = Vec::new();
+        let full = load_with_partials(
+            &paths,
+            &options,
+            &mut |_| {},
+            &mut |b| {
+                partials.push((b.partial(), b.counts().lines));
+                ControlFlow::Continue(())
+            },
+            (1_000, 2),
+        )
+        .unwrap();
+        assert!(partials.len() >= 3, "{} partials", partials.len());
+        assert_eq!(
+            fingerprint(&full),
+            fingerprint(&load(&paths, &options, &mut |_| {}).unwrap())
+        );
+        let mut last = 0;
+        for (partial, lines) in &partials {
+            assert!(*lines > last && *lines < full.counts().lines);
+            last = *lines;
+            // The same model as loading just the lines read so far.
+            let mut left = *lines as usize;
+            let mut prefix = Vec::new();
+            for (i, (path, text)) in files.iter().enumerate() {
+                let n = text.lines().count();
+                if left >= n {
+                    prefix.push(path.clone());
+                    left -= n;
+                } else {
+                    if left > 0 {
+                        let cut = dir
+                            .path()
+                            .join(format!("cut{i}"))
+                            .join(path.file_name().unwrap());
+                        std::fs::create_dir_all(cut.parent().unwrap()).unwrap();
+                        let head: String = text
+                            .lines()
+                            .take(left)
+                            .map(|l| l.to_owned() + "\n")
+                            .collect();
+                        std::fs::write(&cut, head).unwrap();
+                        prefix.push(cut);
+                    }
+                    break;
+                }
+            }
+            let expected = load(&prefix, &options, &mut |_| {}).unwrap();
+            assert_eq!(
+                fingerprint(partial),
+                fingerprint(&expected),
+                "after {lines} lines"
+            );
+        }
+        // Breaking stops the offers.
+        let mut offers = 0;
+        load_with_partials(
+            &paths,
+            &options,
+            &mut |_| {},
+            &mut |_| {
+                offers += 1;
+                ControlFlow::Break(())
+            },
+            (1_000, 2),
+        )
+        .unwrap();
+        assert_eq!(offers, 1);
+    }
 
     #[test]
     fn detection_by_content() {

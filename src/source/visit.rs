@@ -6,9 +6,11 @@ use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read};
 use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use flate2::read::MultiGzDecoder;
 
+use super::pipeline::{self, Chunk, Feed, RowPacker};
 use super::warehouse;
 use super::{Detected, LoadError, detect, expand_paths};
 use crate::event::{EventError, MAX_LINE_BYTES, WireEvent, parse_text};
@@ -343,4 +345,202 @@ fn visit_sqlite(
     Err(db_error(
         "is an SQLite database, but neither a groupscope store nor a warehouse database with a `groups` table".into(),
     ))
+}
+
+/// What kind of database `path` is (a store or a warehouse); an error for any other.
+pub(crate) fn database_kind(path: &Path) -> Result<SourceKind, LoadError> {
+    if Store::is_store(path) {
+        Ok(SourceKind::Store)
+    } else if warehouse::is_warehouse(path) {
+        Ok(SourceKind::Warehouse)
+    } else {
+        Err(LoadError::Database {
+            path: path.to_path_buf(),
+            message: "is an SQLite database, but neither a groupscope store nor a warehouse database with a `groups` table".into(),
+        })
+    }
+}
+
+/// Streams the event rows of a database of `kind` into chunks, in row order.
+pub(crate) fn read_rows(
+    path: &Path,
+    kind: &SourceKind,
+    feed: &mut Feed<'_>,
+) -> Result<(), LoadError> {
+    let db_error = |message: String| LoadError::Database {
+        path: path.to_path_buf(),
+        message,
+    };
+    let mut packer = RowPacker::new(feed);
+    if *kind == SourceKind::Store {
+        let store = Store::open_read_only(path).map_err(|e| db_error(e.to_string()))?;
+        store
+            .for_each_raw_event_until(|rowid, raw, origin| packer.push(rowid, 0, Some(origin), raw))
+            .map_err(|e| db_error(e.to_string()))?;
+    } else {
+        warehouse::read_warehouse_until(path, |row| {
+            let table = u8::from(row.table.eq_ignore_ascii_case("identifies"));
+            packer.push(row.rowid, table, None, row.json.as_bytes())
+        })
+        .map_err(|e| db_error(e.to_string()))?;
+    }
+    let _ = packer.flush();
+    Ok(())
+}
+
+/// What [`visit_parallel`] hands the calling thread.
+pub enum Step<'a, T> {
+    /// A new input starts.
+    Source {
+        /// Its path (`-` for stdin).
+        path: &'a Path,
+        /// What it is.
+        kind: &'a SourceKind,
+    },
+    /// What the workers made of the next piece of the input.
+    Parsed {
+        /// The piece's events, as collected by `on_worker`.
+        value: T,
+        /// Lines of the input before this piece: a [`Place::Line`] the worker saw counts from
+        /// 1 at the piece's first line, so its line in the input is `line_base + line` (line 0,
+        /// the input as a whole, stays 0).
+        line_base: u64,
+    },
+}
+
+/// Events visited in one piece of input before [`visit_parallel`] hands them on, for inputs
+/// read on the calling thread.
+const EVENTS_PER_PIECE: usize = 4096;
+
+/// [`visit`] on several threads: every event and problem is seen by `on_worker` (on a worker
+/// thread, into a `T` per piece of input), and `f` gets the pieces in input order on the
+/// calling thread, where a slow consumer (a database writer) holds the readers back. JSONL
+/// files (plain or gzip) and databases are parsed in parallel; stdin and one-document inputs
+/// on the calling thread (then lines are absolute and `line_base` is 0).
+pub fn visit_parallel<T: Default + Send>(
+    paths: &[PathBuf],
+    threads: usize,
+    cancel: &AtomicBool,
+    on_worker: &(dyn Fn(&mut T, Visit<'_>) + Sync),
+    f: &mut dyn FnMut(Step<'_, T>) -> ControlFlow<()>,
+) -> Result<(), LoadError> {
+    let work = |_: &mut (), chunk: &Chunk| {
+        let mut value = T::default();
+        let lines = chunk.visit(&mut |v| on_worker(&mut value, v));
+        (value, lines)
+    };
+    let workers = || vec![(); threads.max(1)];
+    for path in expand_paths(paths)? {
+        if cancel.load(Ordering::Relaxed) {
+            return Err(LoadError::Cancelled);
+        }
+        let unreadable = |source| LoadError::Unreadable {
+            path: path.clone(),
+            source,
+        };
+        let flow = if path.as_os_str() == "-" {
+            visit_serial(&path, on_worker, f)?
+        } else {
+            let mut head =
+                BufReader::with_capacity(1 << 16, File::open(&path).map_err(unreadable)?);
+            match detect(head.fill_buf().map_err(unreadable)?) {
+                Detected::Sqlite => {
+                    drop(head);
+                    let kind = database_kind(&path)?;
+                    let start = Step::Source {
+                        path: &path,
+                        kind: &kind,
+                    };
+                    if f(start).is_break() {
+                        return Ok(());
+                    }
+                    let read = |feed: &mut Feed<'_>| read_rows(&path, &kind, feed);
+                    pipeline::run(workers(), cancel, read, &work, &mut |value, line_base| {
+                        f(Step::Parsed { value, line_base })
+                    })?;
+                    ControlFlow::Continue(())
+                }
+                Detected::JsonLines | Detected::Empty => {
+                    let kind = SourceKind::Jsonl { gzip: false };
+                    if f(Step::Source {
+                        path: &path,
+                        kind: &kind,
+                    })
+                    .is_break()
+                    {
+                        return Ok(());
+                    }
+                    let read = |feed: &mut Feed<'_>| pipeline::read_lines(&mut head, feed);
+                    pipeline::run(workers(), cancel, read, &work, &mut |value, line_base| {
+                        f(Step::Parsed { value, line_base })
+                    });
+                    ControlFlow::Continue(())
+                }
+                Detected::Gzip => {
+                    let mut gz = BufReader::with_capacity(1 << 16, MultiGzDecoder::new(head));
+                    let inner = detect(gz.fill_buf().unwrap_or(&[]));
+                    if inner == Detected::JsonDocument {
+                        drop(gz);
+                        visit_serial(&path, on_worker, f)?
+                    } else {
+                        let kind = SourceKind::Jsonl { gzip: true };
+                        if f(Step::Source {
+                            path: &path,
+                            kind: &kind,
+                        })
+                        .is_break()
+                        {
+                            return Ok(());
+                        }
+                        let read = |feed: &mut Feed<'_>| pipeline::read_lines(&mut gz, feed);
+                        pipeline::run(workers(), cancel, read, &work, &mut |value, line_base| {
+                            f(Step::Parsed { value, line_base })
+                        });
+                        ControlFlow::Continue(())
+                    }
+                }
+                Detected::JsonDocument | Detected::Unknown => {
+                    drop(head);
+                    visit_serial(&path, on_worker, f)?
+                }
+            }
+        };
+        if flow.is_break() || cancel.load(Ordering::Relaxed) {
+            break;
+        }
+    }
+    Ok(())
+}
+
+/// One input of [`visit_parallel`] read on the calling thread, in pieces of
+/// [`EVENTS_PER_PIECE`].
+fn visit_serial<T: Default>(
+    path: &Path,
+    on_worker: &(dyn Fn(&mut T, Visit<'_>) + Sync),
+    f: &mut dyn FnMut(Step<'_, T>) -> ControlFlow<()>,
+) -> Result<ControlFlow<()>, LoadError> {
+    let mut value = T::default();
+    let mut seen = 0usize;
+    let mut flow = visit_one(path, &mut |v| {
+        if let Visit::Source { path, kind } = v {
+            return f(Step::Source { path, kind });
+        }
+        on_worker(&mut value, v);
+        seen += 1;
+        if seen.is_multiple_of(EVENTS_PER_PIECE) {
+            let value = std::mem::take(&mut value);
+            return f(Step::Parsed {
+                value,
+                line_base: 0,
+            });
+        }
+        ControlFlow::Continue(())
+    })?;
+    if flow.is_continue() && !seen.is_multiple_of(EVENTS_PER_PIECE) {
+        flow = f(Step::Parsed {
+            value,
+            line_base: 0,
+        });
+    }
+    Ok(flow)
 }

@@ -1,14 +1,16 @@
 //! The `events` table: bulk import in one transaction, streaming reads in rowid order.
 
 use std::collections::HashSet;
+use std::hash::BuildHasherDefault;
 use std::ops::ControlFlow;
 
-use rusqlite::{OptionalExtension, Transaction, params};
+use rusqlite::{Connection, OptionalExtension, Statement, Transaction, params};
 
 use xxhash_rust::xxh3::xxh3_128;
 
 use super::schema::EVENT_INDEXES;
 use super::{Store, StoreError};
+use crate::model::intern::PassThroughHasher;
 
 /// Where a stored event came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -104,8 +106,17 @@ fn insert_with(
     e: &NewEvent<'_>,
     imported_at: i64,
 ) -> rusqlite::Result<bool> {
-    // Cached: one prepare for the whole import, then a hash lookup per row.
+    // Cached: one prepare for the whole transaction, then a hash lookup per row.
     let mut stmt = tx.prepare_cached(sql)?;
+    execute_insert(&mut stmt, e, imported_at)
+}
+
+/// Runs a prepared insert of one event; true when a row was added.
+fn execute_insert(
+    stmt: &mut rusqlite::Statement<'_>,
+    e: &NewEvent<'_>,
+    imported_at: i64,
+) -> rusqlite::Result<bool> {
     let changed = stmt.execute(params![
         e.message_id,
         e.kind,
@@ -130,30 +141,47 @@ fn insert_with(
 /// [`Store::import`] wraps it for an iterator.
 #[derive(Debug)]
 pub struct Importer<'s> {
-    tx: Transaction<'s>,
+    conn: &'s Connection,
+    /// The insert, prepared once for the whole import.
+    insert: Statement<'s>,
+    /// The transaction is open: dropping the importer rolls it back.
+    open: bool,
     path: &'s std::path::Path,
     imported_at: i64,
     /// Bulk mode (the table was empty): the indexes are dropped, and these are the 128-bit
-    /// hashes of the messageIds added so far. Two different ids colliding is a ~1e-26 chance
-    /// per million rows, accepted for not holding every id as a String.
-    bulk_seen: Option<HashSet<u128>>,
+    /// hashes of the messageIds added so far (already uniform: the set does not hash them
+    /// again). Two different ids colliding is a ~1e-26 chance per million rows, accepted for
+    /// not holding every id as a String.
+    bulk_seen: Option<HashSet<u128, BuildHasherDefault<PassThroughHasher>>>,
     summary: ImportSummary,
 }
+
+/// In bulk mode SQLite's CHECK constraints are switched off for the import (the `origin IN
+/// (…)` check builds a temporary table for every row, a third of an insert's cost), and the
+/// importer checks the same things itself: the origin comes from [`Origin`], so only an empty
+/// `raw` can break them.
+const EMPTY_RAW: &str = "an event's raw JSON must not be empty";
 
 impl Importer<'_> {
     /// Adds one event; `Ok(false)` when its `messageId` is already stored.
     pub fn add(&mut self, event: &NewEvent<'_>) -> Result<bool, StoreError> {
         let fail = |e| StoreError::from_sqlite(self.path, e);
-        let inserted = match &mut self.bulk_seen {
+        if !self.open {
+            return Err(StoreError::Invalid("the import is already finished"));
+        }
+        let new = match &mut self.bulk_seen {
             Some(seen) => {
-                let new = event
+                if event.raw.is_empty() {
+                    return Err(StoreError::Invalid(EMPTY_RAW));
+                }
+                event
                     .message_id
-                    .is_none_or(|id| seen.insert(xxh3_128(id.as_bytes())));
-                new && insert_with(&self.tx, INSERT_EVENT_BULK, event, self.imported_at)
-                    .map_err(fail)?
+                    .is_none_or(|id| seen.insert(xxh3_128(id.as_bytes())))
             }
-            None => insert_event(&self.tx, event, self.imported_at).map_err(fail)?,
+            None => true,
         };
+        let inserted =
+            new && execute_insert(&mut self.insert, event, self.imported_at).map_err(fail)?;
         if inserted {
             self.summary.inserted += 1;
         } else {
@@ -168,16 +196,35 @@ impl Importer<'_> {
     }
 
     /// Rebuilds any dropped index and commits.
-    pub fn finish(self) -> Result<ImportSummary, StoreError> {
+    pub fn finish(mut self) -> Result<ImportSummary, StoreError> {
         let fail = |e| StoreError::from_sqlite(self.path, e);
         if self.bulk_seen.is_some() {
+            checks(self.conn, true).map_err(fail)?;
             for (_, create) in EVENT_INDEXES {
-                self.tx.execute_batch(create).map_err(fail)?;
+                self.conn.execute_batch(create).map_err(fail)?;
             }
         }
-        self.tx.commit().map_err(fail)?;
+        self.conn.execute_batch("COMMIT").map_err(fail)?;
+        self.open = false;
         Ok(self.summary)
     }
+}
+
+impl Drop for Importer<'_> {
+    /// An unfinished import rolls back; the connection gets its CHECK constraints back.
+    fn drop(&mut self) {
+        if self.open {
+            let _ = self.conn.execute_batch("ROLLBACK");
+        }
+        if self.bulk_seen.is_some() {
+            let _ = checks(self.conn, true);
+        }
+    }
+}
+
+/// Switches SQLite's CHECK constraints on or off for this connection.
+fn checks(conn: &rusqlite::Connection, on: bool) -> rusqlite::Result<()> {
+    conn.pragma_update(None, "ignore_check_constraints", !on)
 }
 
 impl Store {
@@ -188,29 +235,47 @@ impl Store {
         self.writable()?;
         let imported_at = self.now_ms();
         let path = self.path.as_path();
+        let conn = &self.conn;
         let fail = |e| StoreError::from_sqlite(path, e);
         // Immediate: take the write lock now (waiting up to the busy timeout), not at the first
-        // insert where a conflict could no longer be retried.
-        let tx = self
-            .conn
-            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
-            .map_err(fail)?;
-        let empty = tx
+        // insert where a conflict could no longer be retried. The importer holds the
+        // transaction itself (not a `Transaction`) so that it can keep its insert prepared.
+        conn.execute_batch("BEGIN IMMEDIATE").map_err(fail)?;
+        let rollback = |e| {
+            let _ = conn.execute_batch("ROLLBACK");
+            fail(e)
+        };
+        let empty = conn
             .query_row("SELECT 1 FROM events LIMIT 1", [], |_| Ok(()))
             .optional()
-            .map_err(fail)?
+            .map_err(rollback)?
             .is_none();
         if empty {
             for (name, _) in EVENT_INDEXES {
-                tx.execute_batch(&format!("DROP INDEX IF EXISTS {name}"))
-                    .map_err(fail)?;
+                conn.execute_batch(&format!("DROP INDEX IF EXISTS {name}"))
+                    .map_err(rollback)?;
             }
+            checks(conn, false).map_err(rollback)?;
         }
+        let sql = if empty {
+            INSERT_EVENT_BULK
+        } else {
+            INSERT_EVENT
+        };
+        let insert = match conn.prepare(sql) {
+            Ok(stmt) => stmt,
+            Err(e) => {
+                let _ = checks(conn, true);
+                return Err(rollback(e));
+            }
+        };
         Ok(Importer {
-            tx,
+            conn,
+            insert,
+            open: true,
             path,
             imported_at,
-            bulk_seen: empty.then(HashSet::new),
+            bulk_seen: empty.then(HashSet::default),
             summary: ImportSummary::default(),
         })
     }
@@ -256,6 +321,39 @@ impl Store {
             let origin_text = row.get_ref(2).and_then(|v| Ok(v.as_str()?)).map_err(fail)?;
             // The CHECK constraint makes any other value impossible in a file we wrote.
             let origin = Origin::parse(origin_text).unwrap_or(Origin::Imported);
+            if f(rowid, raw, origin).is_break() {
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
+
+    /// [`Store::for_each_event_until`] with each row's raw text as bytes, not checked to be
+    /// UTF-8 here: for a parser that checks it anyway (the loader), which saves a pass.
+    pub fn for_each_raw_event_until(
+        &self,
+        mut f: impl FnMut(i64, &[u8], Origin) -> ControlFlow<()>,
+    ) -> Result<bool, StoreError> {
+        let fail = |e| self.fail(e);
+        let mut stmt = self
+            .conn
+            .prepare("SELECT id, raw, origin FROM events ORDER BY id")
+            .map_err(fail)?;
+        let mut rows = stmt.query([]).map_err(fail)?;
+        while let Some(row) = rows.next().map_err(fail)? {
+            let rowid: i64 = row.get(0).map_err(fail)?;
+            let raw = row
+                .get_ref(1)
+                .and_then(|v| Ok(v.as_bytes()?))
+                .map_err(fail)?;
+            let origin_bytes = row
+                .get_ref(2)
+                .and_then(|v| Ok(v.as_bytes()?))
+                .map_err(fail)?;
+            let origin = std::str::from_utf8(origin_bytes)
+                .ok()
+                .and_then(Origin::parse)
+                .unwrap_or(Origin::Imported);
             if f(rowid, raw, origin).is_break() {
                 return Ok(false);
             }
@@ -395,6 +493,35 @@ mod tests {
             )
             .unwrap();
         assert_eq!(indexes, 4, "message_id + group_id + user_id + kind");
+    }
+
+    #[test]
+    fn a_first_import_checks_rows_itself_and_gives_the_checks_back() {
+        let (_dir, mut store) = store();
+        let mut importer = store.begin_import().unwrap();
+        assert!(importer.add(&ev(Some("m1"), "{}")).unwrap());
+        assert!(matches!(
+            importer.add(&ev(Some("m2"), "")),
+            Err(StoreError::Invalid(_))
+        ));
+        drop(importer);
+        assert_eq!(store.count_events().unwrap(), 0);
+        let on: bool = store
+            .conn
+            .query_row("PRAGMA ignore_check_constraints", [], |r| r.get(0))
+            .unwrap();
+        assert!(!on, "checks are back after a rolled-back import");
+        store.import([ev(Some("m1"), "{}")]).unwrap();
+        let on: bool = store
+            .conn
+            .query_row("PRAGMA ignore_check_constraints", [], |r| r.get(0))
+            .unwrap();
+        assert!(!on, "checks are back after a finished import");
+        // Now SQLite checks again.
+        assert!(matches!(
+            store.import([ev(Some("m9"), "")]),
+            Err(StoreError::Sqlite { .. })
+        ));
     }
 
     #[test]

@@ -1,0 +1,593 @@
+//! The parallel reading pipeline shared by the loaders and `import`: one thread reads the input
+//! into chunks (whole lines of text, or rows of a database), worker threads turn each chunk into
+//! a result, and the calling thread takes the results in input order.
+//!
+//! Buffers go back from the workers to the reader, so a long input is read into a handful of
+//! buffers that are zeroed once.
+
+use std::collections::BTreeMap;
+use std::io::{self, Read};
+use std::ops::ControlFlow;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
+
+use super::visit::{Place, Visit};
+use crate::event::{EventError, MAX_LINE_BYTES, parse_text};
+use crate::store;
+
+/// Bytes handed to a worker at a time (a chunk of lines grows to hold one long line).
+pub(crate) const CHUNK_BYTES: usize = 2 << 20;
+
+/// One database row in a [`Chunk::Rows`].
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct RowRef {
+    /// Where its JSON text starts in the chunk's data.
+    pub start: u32,
+    /// Its length.
+    pub len: u32,
+    /// Its row id.
+    pub rowid: i64,
+    /// 0 = `events` or `groups`, 1 = `identifies`.
+    pub table: u8,
+    /// For store rows: how the call got there.
+    pub origin: Option<store::Origin>,
+}
+
+/// A piece of input for a worker.
+#[derive(Debug)]
+pub(crate) enum Chunk {
+    /// Whole lines in `data[..len]`; `offset` is the byte offset of the first one.
+    Lines {
+        data: Vec<u8>,
+        len: usize,
+        offset: u64,
+    },
+    /// One line that was too long to keep, skipped by the reader.
+    Oversized { bytes: usize, offset: u64 },
+    /// The input could not be read further (a truncated gzip, an I/O error).
+    Failed { why: String, offset: u64 },
+    /// Database rows, their JSON text back to back in `data`.
+    Rows { data: Vec<u8>, rows: Vec<RowRef> },
+}
+
+impl Chunk {
+    /// Parses the chunk and tells `f` about every event and problem, in order. Line numbers
+    /// in [`Place::Line`] count from 1 at the chunk's first line; offsets are absolute.
+    /// Returns how many lines (or rows) the chunk held.
+    pub(crate) fn visit(&self, f: &mut dyn FnMut(Visit<'_>)) -> u64 {
+        match self {
+            Chunk::Lines { data, len, offset } => visit_lines(&data[..*len], *offset, f),
+            Chunk::Oversized { bytes, offset } => {
+                f(Visit::Problem {
+                    place: Place::Line {
+                        line: 1,
+                        offset: *offset,
+                    },
+                    why: EventError::TooLong(*bytes, MAX_LINE_BYTES).to_string(),
+                });
+                1
+            }
+            Chunk::Failed { why, offset } => {
+                f(Visit::Problem {
+                    place: Place::Line {
+                        line: 0,
+                        offset: *offset,
+                    },
+                    why: why.clone(),
+                });
+                0
+            }
+            Chunk::Rows { data, rows } => {
+                for r in rows {
+                    let text = &data[r.start as usize..(r.start + r.len) as usize];
+                    let place = Place::Row {
+                        table: r.table,
+                        rowid: r.rowid,
+                    };
+                    parse_text(text, &mut |result| match result {
+                        Ok(event) => f(Visit::Event {
+                            place,
+                            event: &event,
+                            store_origin: r.origin,
+                        }),
+                        Err(e) => f(Visit::Problem {
+                            place,
+                            why: e.to_string(),
+                        }),
+                    });
+                }
+                rows.len() as u64
+            }
+        }
+    }
+
+    /// Hands the chunk's buffer back for reuse.
+    fn recycle(self, free: &mpsc::Sender<Vec<u8>>) {
+        if let Chunk::Lines { data, .. } | Chunk::Rows { data, .. } = self {
+            // The reader may have stopped; then the buffer is simply dropped.
+            let _ = free.send(data);
+        }
+    }
+}
+
+/// Visits the lines of `text` (which starts at `base` in its input), numbered from 1.
+fn visit_lines(text: &[u8], base: u64, f: &mut dyn FnMut(Visit<'_>)) -> u64 {
+    let mut line_no = 0u64;
+    let mut start = 0usize;
+    let mut ends = memchr::memchr_iter(b'\n', text);
+    loop {
+        let end = ends.next();
+        if end.is_none() && start >= text.len() {
+            break;
+        }
+        let stop = end.unwrap_or(text.len());
+        let line = &text[start..stop];
+        line_no += 1;
+        let line_offset = base + start as u64;
+        parse_text(line, &mut |result| match result {
+            Ok(event) => {
+                let at = (event.raw.as_ptr() as usize).saturating_sub(line.as_ptr() as usize);
+                f(Visit::Event {
+                    place: Place::Line {
+                        line: line_no,
+                        offset: line_offset + at as u64,
+                    },
+                    event: &event,
+                    store_origin: None,
+                });
+            }
+            Err(e) => f(Visit::Problem {
+                place: Place::Line {
+                    line: line_no,
+                    offset: line_offset,
+                },
+                why: e.to_string(),
+            }),
+        });
+        match end {
+            Some(e) => start = e + 1,
+            None => break,
+        }
+    }
+    line_no
+}
+
+/// The reader's side of the pipeline.
+pub(crate) struct Feed<'a> {
+    tx: mpsc::SyncSender<(usize, Chunk)>,
+    free: mpsc::Receiver<Vec<u8>>,
+    index: usize,
+    stop: &'a AtomicBool,
+    cancel: &'a AtomicBool,
+}
+
+impl Feed<'_> {
+    /// Hands a chunk to the workers; false when nothing more is wanted.
+    pub(crate) fn send(&mut self, chunk: Chunk) -> bool {
+        if self.stopped() {
+            return false;
+        }
+        let ok = self.tx.send((self.index, chunk)).is_ok();
+        self.index += 1;
+        ok
+    }
+
+    /// A buffer back from the workers, or a new empty one.
+    pub(crate) fn recycled(&self) -> Vec<u8> {
+        self.free.try_recv().unwrap_or_default()
+    }
+
+    /// Whether the load was cancelled or the consumer stopped early.
+    pub(crate) fn stopped(&self) -> bool {
+        self.stop.load(Ordering::Relaxed) || self.cancel.load(Ordering::Relaxed)
+    }
+}
+
+/// Runs `read` on a thread of its own feeding chunks to one worker per entry of `states`;
+/// `work` turns a chunk into a result and the number of lines (or rows) it held; `merge` gets
+/// the results in input order with the number of lines before each. When `merge` breaks, the
+/// reader and the workers stop soon after. Returns what `read` returned.
+pub(crate) fn run<S: Send, T: Send, R: Send>(
+    states: Vec<S>,
+    cancel: &AtomicBool,
+    read: impl FnOnce(&mut Feed<'_>) -> R + Send,
+    work: &(dyn Fn(&mut S, &Chunk) -> (T, u64) + Sync),
+    merge: &mut dyn FnMut(T, u64) -> ControlFlow<()>,
+) -> R {
+    let workers = states.len().max(1);
+    let stop = AtomicBool::new(false);
+    let (chunk_tx, chunk_rx) = mpsc::sync_channel::<(usize, Chunk)>(workers * 2);
+    let chunk_rx = Arc::new(Mutex::new(chunk_rx));
+    // Bounded, so a slow consumer (a database writer) holds the reader back instead of
+    // piling parsed chunks up in memory.
+    let (done_tx, done_rx) = mpsc::sync_channel::<(usize, u64, T)>(workers * 2);
+    let (free_tx, free_rx) = mpsc::channel::<Vec<u8>>();
+    std::thread::scope(|scope| {
+        let stop = &stop;
+        let reader = scope.spawn(move || {
+            let mut feed = Feed {
+                tx: chunk_tx,
+                free: free_rx,
+                index: 0,
+                stop,
+                cancel,
+            };
+            read(&mut feed)
+        });
+        for mut state in states {
+            let rx = chunk_rx.clone();
+            let tx = done_tx.clone();
+            let free = free_tx.clone();
+            scope.spawn(move || {
+                loop {
+                    let next = match rx.lock() {
+                        Ok(guard) => guard.recv(),
+                        Err(_) => return,
+                    };
+                    let Ok((index, chunk)) = next else { return };
+                    let (value, lines) = work(&mut state, &chunk);
+                    chunk.recycle(&free);
+                    if tx.send((index, lines, value)).is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+        // Only the workers hold the chunk receiver now: when they are gone, the reader's
+        // next send fails and it stops.
+        drop(chunk_rx);
+        drop(done_tx);
+        drop(free_tx);
+        let mut pending: BTreeMap<usize, (u64, T)> = BTreeMap::new();
+        let mut next = 0usize;
+        let mut line_base = 0u64;
+        'merge: for (index, lines, value) in done_rx {
+            pending.insert(index, (lines, value));
+            while let Some((lines, value)) = pending.remove(&next) {
+                let base = line_base;
+                line_base += lines;
+                next += 1;
+                if merge(value, base).is_break() {
+                    stop.store(true, Ordering::Relaxed);
+                    break 'merge;
+                }
+            }
+        }
+        match reader.join() {
+            Ok(r) => r,
+            Err(panic) => std::panic::resume_unwind(panic),
+        }
+    })
+}
+
+/// Splits text into chunks of whole lines. A line longer than [`MAX_LINE_BYTES`] is skipped
+/// without being held in memory.
+pub(crate) fn read_lines(reader: &mut (dyn Read + Send), feed: &mut Feed<'_>) {
+    // A recycled buffer if one is back, else a new one; at least `size` long.
+    let fresh = |feed: &Feed<'_>, size: usize| {
+        let mut b = feed.recycled();
+        if b.len() < size {
+            b.resize(size, 0);
+        }
+        b
+    };
+    let mut buf: Vec<u8> = fresh(feed, CHUNK_BYTES);
+    let mut filled = 0usize; // buf[..filled] holds input
+    let mut offset = 0u64; // offset of buf[0] in the input
+    let mut skipping: Option<(usize, u64)> = None; // an oversized line: bytes so far, start
+    loop {
+        if feed.stopped() {
+            return;
+        }
+        let want = CHUNK_BYTES.max(filled + CHUNK_BYTES / 4);
+        if buf.len() < want {
+            buf.resize(want, 0);
+        }
+        let n = match read_some(reader, &mut buf[filled..want]) {
+            Ok(n) => n,
+            Err(e) => {
+                if filled > 0 {
+                    let data = std::mem::take(&mut buf);
+                    if !feed.send(Chunk::Lines {
+                        data,
+                        len: filled,
+                        offset,
+                    }) {
+                        return;
+                    }
+                }
+                feed.send(Chunk::Failed {
+                    why: read_error(&e),
+                    offset: offset + filled as u64,
+                });
+                return;
+            }
+        };
+        filled += n;
+        if let Some((skipped, start)) = skipping {
+            match memchr::memchr(b'\n', &buf[..filled]) {
+                Some(nl) => {
+                    offset += nl as u64 + 1;
+                    buf.copy_within(nl + 1..filled, 0);
+                    filled -= nl + 1;
+                    skipping = None;
+                    let bytes = skipped + nl;
+                    if !feed.send(Chunk::Oversized {
+                        bytes,
+                        offset: start,
+                    }) {
+                        return;
+                    }
+                }
+                None if n == 0 => {
+                    feed.send(Chunk::Oversized {
+                        bytes: skipped + filled,
+                        offset: start,
+                    });
+                    return;
+                }
+                None => {
+                    skipping = Some((skipped + filled, start));
+                    offset += filled as u64;
+                    filled = 0;
+                    continue;
+                }
+            }
+        }
+        if n == 0 {
+            if filled > 0 {
+                feed.send(Chunk::Lines {
+                    data: buf,
+                    len: filled,
+                    offset,
+                });
+            }
+            return;
+        }
+        match memchr::memrchr(b'\n', &buf[..filled]) {
+            Some(nl) if filled >= CHUNK_BYTES || nl + 1 == filled => {
+                let rest = filled - (nl + 1);
+                let mut next = fresh(feed, CHUNK_BYTES.max(rest + CHUNK_BYTES / 4));
+                next[..rest].copy_from_slice(&buf[nl + 1..filled]);
+                let data = std::mem::replace(&mut buf, next);
+                let len = nl + 1;
+                if !feed.send(Chunk::Lines { data, len, offset }) {
+                    return;
+                }
+                offset += len as u64;
+                filled = rest;
+            }
+            Some(_) => {}
+            None if filled > MAX_LINE_BYTES => {
+                skipping = Some((filled, offset));
+                offset += filled as u64;
+                filled = 0;
+            }
+            None => {}
+        }
+    }
+}
+
+/// Packs database rows into [`Chunk::Rows`]; `push` returns `Break` when the consumer stopped.
+pub(crate) struct RowPacker<'f, 'a> {
+    feed: &'f mut Feed<'a>,
+    data: Vec<u8>,
+    rows: Vec<RowRef>,
+}
+
+impl<'f, 'a> RowPacker<'f, 'a> {
+    /// A packer feeding `feed`.
+    pub(crate) fn new(feed: &'f mut Feed<'a>) -> Self {
+        let mut data = feed.recycled();
+        data.clear();
+        RowPacker {
+            feed,
+            data,
+            rows: Vec::new(),
+        }
+    }
+
+    /// Adds one row, sending the chunk when it is full.
+    pub(crate) fn push(
+        &mut self,
+        rowid: i64,
+        table: u8,
+        origin: Option<store::Origin>,
+        text: &[u8],
+    ) -> ControlFlow<()> {
+        self.rows.push(RowRef {
+            start: self.data.len() as u32,
+            len: text.len() as u32,
+            rowid,
+            table,
+            origin,
+        });
+        self.data.extend_from_slice(text);
+        if self.data.len() >= CHUNK_BYTES {
+            self.flush()?;
+        }
+        if self.feed.stopped() {
+            ControlFlow::Break(())
+        } else {
+            ControlFlow::Continue(())
+        }
+    }
+
+    /// Sends what is packed.
+    pub(crate) fn flush(&mut self) -> ControlFlow<()> {
+        if self.rows.is_empty() {
+            return ControlFlow::Continue(());
+        }
+        let mut next = self.feed.recycled();
+        next.clear();
+        let data = std::mem::replace(&mut self.data, next);
+        let rows = std::mem::take(&mut self.rows);
+        if self.feed.send(Chunk::Rows { data, rows }) {
+            ControlFlow::Continue(())
+        } else {
+            ControlFlow::Break(())
+        }
+    }
+}
+
+/// Fills as much of `buf` as the reader gives before EOF (short reads are common on pipes).
+fn read_some(reader: &mut (dyn Read + Send), buf: &mut [u8]) -> io::Result<usize> {
+    let mut filled = 0;
+    while filled < buf.len() {
+        match reader.read(&mut buf[filled..]) {
+            Ok(0) => break,
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            // Hand over what was read; the error comes again on the next call.
+            Err(_) if filled > 0 => break,
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(filled)
+}
+
+fn read_error(e: &io::Error) -> String {
+    match e.kind() {
+        io::ErrorKind::UnexpectedEof => {
+            "the input ends early (truncated gzip?); the lines before were read".into()
+        }
+        io::ErrorKind::InvalidInput | io::ErrorKind::InvalidData => {
+            format!("the input is corrupt from here on ({e}); the lines before were read")
+        }
+        _ => format!("reading stopped: {e}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lines_of(text: &[u8], workers: usize) -> Vec<(u64, String)> {
+        let mut out = Vec::new();
+        let mut r: &[u8] = text;
+        run(
+            vec![(); workers],
+            &AtomicBool::new(false),
+            move |feed| read_lines(&mut r, feed),
+            &|_, chunk| {
+                let mut seen = Vec::new();
+                let lines = chunk.visit(&mut |v| match v {
+                    Visit::Event { place, event, .. } => {
+                        if let Place::Line { line, .. } = place {
+                            seen.push((line, event.group_id.as_deref().unwrap_or("").to_owned()));
+                        }
+                    }
+                    Visit::Problem { place, why } => {
+                        if let Place::Line { line, .. } = place {
+                            seen.push((line, why));
+                        }
+                    }
+                    Visit::Source { .. } => {}
+                });
+                (seen, lines)
+            },
+            &mut |seen, base| {
+                out.extend(seen.into_iter().map(|(l, s)| (l + base, s)));
+                ControlFlow::Continue(())
+            },
+        );
+        out
+    }
+
+    fn event(i: usize) -> String {
+        format!(
+            "{{\"type\":\"group\",\"userId\":\"u\",\"groupId\":\"g{i}\",\"traits\":{{\"pad\":\"{}\"}}}}\n",
+            "x".repeat(200)
+        )
+    }
+
+    #[test]
+    fn lines_come_back_in_order_with_absolute_numbers() {
+        let mut text = String::new();
+        for i in 0..30_000 {
+            text.push_str(&event(i));
+            if i == 20_000 {
+                text.push_str("oops\n");
+            }
+        }
+        for workers in [1, 3] {
+            let seen = lines_of(text.as_bytes(), workers);
+            assert_eq!(seen.len(), 30_001);
+            assert_eq!(seen[0], (1, "g0".to_string()));
+            assert_eq!(seen[20_001].0, 20_002);
+            assert!(
+                seen[20_001].1.contains("not valid JSON"),
+                "{:?}",
+                seen[20_001]
+            );
+            assert_eq!(seen[30_000], (30_001, "g29999".to_string()));
+        }
+    }
+
+    #[test]
+    fn stopping_early_ends_the_reader_and_workers() {
+        let text: String = (0..40_000).map(event).collect();
+        let mut r: &[u8] = text.as_bytes();
+        let mut merged = 0;
+        run(
+            vec![(); 2],
+            &AtomicBool::new(false),
+            move |feed| read_lines(&mut r, feed),
+            &|_, chunk| ((), chunk.visit(&mut |_| {})),
+            &mut |(), _| {
+                merged += 1;
+                ControlFlow::Break(())
+            },
+        );
+        assert_eq!(merged, 1);
+    }
+
+    #[test]
+    fn rows_are_packed_and_parsed_with_their_ids() {
+        let mut seen = Vec::new();
+        run(
+            vec![(); 2],
+            &AtomicBool::new(false),
+            |feed| {
+                let mut packer = RowPacker::new(feed);
+                for i in 0..10_000i64 {
+                    let text = if i == 7 {
+                        "{".to_string()
+                    } else {
+                        event(i as usize)
+                    };
+                    let origin = (i == 9).then_some(store::Origin::Sent);
+                    if packer.push(i + 1, 0, origin, text.as_bytes()).is_break() {
+                        return;
+                    }
+                }
+                let _ = packer.flush();
+            },
+            &|_, chunk| {
+                let mut rows = Vec::new();
+                let n = chunk.visit(&mut |v| match v {
+                    Visit::Event {
+                        place: Place::Row { rowid, .. },
+                        store_origin,
+                        ..
+                    } => rows.push((rowid, store_origin.is_some())),
+                    Visit::Problem {
+                        place: Place::Row { rowid, .. },
+                        ..
+                    } => rows.push((-rowid, false)),
+                    _ => {}
+                });
+                (rows, n)
+            },
+            &mut |rows, _| {
+                seen.extend(rows);
+                ControlFlow::Continue(())
+            },
+        );
+        assert_eq!(seen.len(), 10_000);
+        assert_eq!(seen[7], (-8, false));
+        assert_eq!(seen[9], (10, true));
+        assert_eq!(seen[9_999], (10_000, false));
+    }
+}
