@@ -4,9 +4,12 @@
 //!
 //! Skipped, with a message, when tmux is not installed (`.ci/run` installs it).
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-use std::time::{Duration, Instant};
+#[path = "support/tmux.rs"]
+mod tmux;
+
+use std::path::Path;
+
+use tmux::{Tmux, tmux_available};
 
 const EVENTS: &str = concat!(
     r#"{"type":"group","messageId":"e1","userId":"alice","groupId":"acct_1","timestamp":"2024-01-02T09:00:00Z","traits":{"name":"Acme Inc","plan":"free","seats":3}}"#,
@@ -17,91 +20,10 @@ const EVENTS: &str = concat!(
     "\n",
 );
 
-/// One tmux server on a private socket, killed when dropped (also when a check fails).
-struct Tmux {
-    socket: PathBuf,
-}
-
-impl Tmux {
-    fn run(&self, args: &[&str]) -> Output {
-        Command::new("tmux")
-            .arg("-S")
-            .arg(&self.socket)
-            .args(args)
-            .output()
-            .expect("run tmux")
-    }
-
-    fn send(&self, keys: &[&str]) {
-        for key in keys {
-            let out = self.run(&["send-keys", "-t", "e2e", key]);
-            assert!(out.status.success(), "send-keys {key}: {out:?}");
-            // Let the explorer draw between keys, as a person would.
-            std::thread::sleep(Duration::from_millis(60));
-        }
-    }
-
-    fn screen(&self) -> String {
-        let out = self.run(&["capture-pane", "-p", "-t", "e2e"]);
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    }
-
-    /// Waits (up to 15 s) until the screen contains `text`; returns the screen.
-    fn wait_for(&self, text: &str) -> String {
-        let start = Instant::now();
-        loop {
-            let screen = self.screen();
-            if screen.contains(text) {
-                return screen;
-            }
-            assert!(
-                start.elapsed() < Duration::from_secs(15),
-                "timed out waiting for {text:?}; screen:\n{screen}"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-}
-
-impl Drop for Tmux {
-    fn drop(&mut self) {
-        let _ = self.run(&["kill-server"]);
-    }
-}
-
-fn tmux_available() -> bool {
-    Command::new("tmux")
-        .arg("-V")
-        .output()
-        .is_ok_and(|o| o.status.success())
-}
-
+/// Starts a bare shell in tmux with a private HOME.
 fn start(dir: &Path) -> Tmux {
-    let tmux = Tmux {
-        socket: dir.join("tmux.sock"),
-    };
-    // A bare shell with a known prompt and a private HOME (so no user config is read).
-    let home = dir.display().to_string();
-    let out = tmux.run(&[
-        "new-session",
-        "-d",
-        "-x",
-        "120",
-        "-y",
-        "40",
-        "-s",
-        "e2e",
-        "env",
-        "-i",
-        &format!("HOME={home}"),
-        &format!("XDG_CONFIG_HOME={home}/config"),
-        &format!("XDG_DATA_HOME={home}/data"),
-        "TERM=xterm-256color",
-        "PATH=/usr/bin:/bin",
-        "PS1=e2e$ ",
-        "sh",
-    ]);
-    assert!(out.status.success(), "tmux new-session: {out:?}");
+    let tmux = Tmux::new(dir);
+    tmux.session(dir, &[]);
     tmux
 }
 
