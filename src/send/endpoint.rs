@@ -150,10 +150,18 @@ pub fn normalize_data_plane_url(url: &str) -> Result<String, SendError> {
 /// since a write key pasted there (`https://KEY@host`, `?writeKey=KEY`) must not be echoed.
 pub fn redact_url(url: &str) -> String {
     let url = url.trim();
-    let (scheme, rest) = match url.find("://") {
-        Some(i) => url.split_at(i + 3),
-        None => ("", url),
-    };
+    // Only a real scheme counts: "://" inside a query or fragment must not hide what precedes it.
+    let scheme_len = url
+        .find("://")
+        .filter(|&i| {
+            let name = &url[..i];
+            name.starts_with(|c: char| c.is_ascii_alphabetic())
+                && name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
+        })
+        .map_or(0, |i| i + 3);
+    let (scheme, rest) = url.split_at(scheme_len);
     let cut = rest.find(['?', '#']).unwrap_or(rest.len());
     let (base, tail) = rest.split_at(cut);
     let authority_end = base.find('/').unwrap_or(base.len());
@@ -293,6 +301,9 @@ mod tests {
         assert_eq!(redact_url("x.com/a@b"), "x.com/a@b");
         assert_eq!(redact_url("KEY@x.com"), "…@x.com");
         assert_eq!(redact_url("https://x.com:8080"), "https://x.com:8080");
+        // Found by proptest: "://" inside the query is not a scheme.
+        assert_eq!(redact_url("-?writeKey=KEY://"), "-?…");
+        assert_eq!(redact_url("x.com#a://KEY@b"), "x.com#…");
         for bad in [
             "https://KEY@x.com",
             "https://x.com?writeKey=KEY",
