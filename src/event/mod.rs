@@ -424,6 +424,13 @@ impl<'a> Envelope<'a> {
             None => None,
         };
         let time = |t: Option<Text<'_>>| t.and_then(|t| EventTime::parse(&t.0));
+        let timestamp = time(self.timestamp);
+        // The client's clocks only matter without a usable `timestamp` (spec §2.3); most
+        // events have one, and parsing two more times per event is measurable.
+        let (sent_at, original_timestamp) = match timestamp {
+            Some(_) => (None, None),
+            None => (time(self.sent_at), time(self.original_timestamp)),
+        };
         Ok(WireEvent {
             kind,
             message_id: non_blank(self.message_id),
@@ -433,10 +440,10 @@ impl<'a> Envelope<'a> {
             traits,
             context_traits,
             times: TimeFields {
-                timestamp: time(self.timestamp),
+                timestamp,
                 received_at: time(self.received_at),
-                sent_at: time(self.sent_at),
-                original_timestamp: time(self.original_timestamp),
+                sent_at,
+                original_timestamp,
             },
             raw,
         })

@@ -86,9 +86,9 @@ pub struct TimeFields {
     pub timestamp: Option<EventTime>,
     /// `receivedAt`.
     pub received_at: Option<EventTime>,
-    /// `sentAt`.
+    /// `sentAt` (read only when `timestamp` is not usable, the only case it matters).
     pub sent_at: Option<EventTime>,
-    /// `originalTimestamp`.
+    /// `originalTimestamp` (read only when `timestamp` is not usable).
     pub original_timestamp: Option<EventTime>,
 }
 

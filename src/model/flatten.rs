@@ -5,6 +5,8 @@
 
 use serde_json::Value;
 
+mod fast;
+
 /// At most this many leaf traits are read from one call; more is reported as a bad event.
 pub const MAX_TRAITS_PER_CALL: usize = 10_000;
 
@@ -21,6 +23,12 @@ pub enum FlattenError {
 
 /// Flattens one raw `traits` object, appending `(key, value JSON)` pairs to `out`.
 pub fn flatten_traits(raw: &str, out: &mut Vec<(String, String)>) -> Result<(), FlattenError> {
+    let start = out.len();
+    // The common shapes without a `Value`; anything else is decided by serde_json below.
+    if fast::object(raw, out).is_ok() {
+        return Ok(());
+    }
+    out.truncate(start);
     let value: Value = serde_json::from_str(raw).map_err(|e| FlattenError::Json(e.to_string()))?;
     let start = out.len();
     if let Value::Object(map) = value {
@@ -40,8 +48,12 @@ pub fn flatten_member(
     raw: &str,
     out: &mut Vec<(String, String)>,
 ) -> Result<(), FlattenError> {
-    let value: Value = serde_json::from_str(raw).map_err(|e| FlattenError::Json(e.to_string()))?;
     let start = out.len();
+    if fast::member(key, raw, out).is_ok() {
+        return Ok(());
+    }
+    out.truncate(start);
+    let value: Value = serde_json::from_str(raw).map_err(|e| FlattenError::Json(e.to_string()))?;
     walk(&mut String::new(), key, value, out, start, false)
 }
 
@@ -224,5 +236,86 @@ mod tests {
         assert_eq!(display_value("12"), "12");
         assert_eq!(display_value("null"), "null");
         assert_eq!(display_value("\"a\\\"b\""), "a\"b");
+    }
+
+    /// The `Value` path alone: what the fast walk must agree with.
+    fn slow(raw: &str) -> Result<Vec<(String, String)>, FlattenError> {
+        let value: Value =
+            serde_json::from_str(raw).map_err(|e| FlattenError::Json(e.to_string()))?;
+        let mut out = Vec::new();
+        if let Value::Object(map) = value {
+            for (key, value) in map {
+                walk(&mut String::new(), &key, value, &mut out, 0, false)?;
+            }
+        }
+        Ok(out)
+    }
+
+    #[test]
+    fn the_fast_walk_agrees_with_serde_on_tricky_shapes() {
+        for raw in [
+            r#"{"b":1,"a":{"y":2,"x":[1,"s",true,null,[]]},"b":{"c":3}}"#,
+            r#"{ "n" : -0 , "f":1.50,"e":1e3,"big":123456789012345678901,"neg":-9223372036854775808}"#,
+            r#"{"esc":"a\"b","k\u0041":1,"o":{},"o2":{ },"arr":[ 1 , 2 ],"ao":[{"b":1,"a":2}]}"#,
+            r#"{"a":{"b":{"c":{}}},"a.b":1,"s":"é ✓","z":0,"m":-12}"#,
+            r#"{}"#,
+        ] {
+            assert_eq!(flat(raw), slow(raw).unwrap(), "{raw}");
+        }
+        // Plain shapes take the fast walk (a regression here is a silent slowdown).
+        let mut out = Vec::new();
+        assert!(fast::object(r#"{"a":{"b":[1,"x"]},"n":-3,"f":0.5,"t":true}"#, &mut out).is_ok());
+        assert_eq!(out.len(), 4);
+    }
+
+    /// JSON text as exports write it: any spacing, repeated keys, escapes, every number form.
+    fn json_text() -> impl proptest::strategy::Strategy<Value = String> {
+        use proptest::prelude::*;
+        let key = prop_oneof![
+            "[a-c]{1,2}",
+            Just("a.b".to_owned()),
+            Just("k\\u0041".to_owned()),
+            Just("é".to_owned())
+        ];
+        let ws = prop_oneof![Just(""), Just(" "), Just("\n\t")];
+        let leaf = prop_oneof![
+            "-?(0|[1-9][0-9]{0,20})(\\.[0-9]{1,3})?([eE][+-]?[0-9]{1,3})?",
+            "\"[a-z é/✓]{0,6}\"",
+            Just("\"a\\\"b\\n\"".to_owned()),
+            Just("true".to_owned()),
+            Just("null".to_owned()),
+        ];
+        leaf.prop_recursive(4, 40, 5, move |inner| {
+            let ws = ws.clone();
+            prop_oneof![
+                (prop::collection::vec(inner.clone(), 0..4), ws.clone())
+                    .prop_map(|(items, w)| format!("[{w}{}{w}]", items.join(&format!("{w},{w}")))),
+                (prop::collection::vec((key.clone(), inner), 0..5), ws).prop_map(|(members, w)| {
+                    let body: Vec<String> = members
+                        .into_iter()
+                        .map(|(k, v)| format!("\"{k}\"{w}:{w}{v}"))
+                        .collect();
+                    format!("{{{w}{}{w}}}", body.join(","))
+                }),
+            ]
+        })
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(2_000))]
+        #[test]
+        fn the_fast_walk_gives_what_serde_gives(text in json_text()) {
+            // Only valid JSON reaches flattening (the parser validated it first).
+            if serde_json::from_str::<Value>(&text).is_ok() {
+                let mut got = Vec::new();
+                let ok = flatten_traits(&text, &mut got);
+                proptest::prop_assert_eq!(ok.map(|()| got), slow(&text), "{}", text);
+                let mut member = Vec::new();
+                let ok = flatten_member("m", &text, &mut member);
+                let mut whole = Vec::new();
+                let want = flatten_traits(&format!("{{\"m\":{text}}}"), &mut whole).map(|()| whole);
+                proptest::prop_assert_eq!(ok.map(|()| member), want, "{}", text);
+            }
+        }
     }
 }
