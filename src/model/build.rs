@@ -273,7 +273,8 @@ impl ModelBuilder {
             }
         }
         // Identified users first, each part sorted by its id text.
-        ordered.sort_by(|a, b| {
+        // Keys are distinct, so an unstable sort gives the one order.
+        ordered.sort_unstable_by(|a, b| {
             b.1.cmp(&a.1)
                 .then_with(|| strings.get(Sym(a.0)).cmp(strings.get(Sym(b.0))))
         });
@@ -330,75 +331,68 @@ impl ModelBuilder {
         drop(group_slot);
 
         // Calls by group, then time, then receipt; ties keep input order.
-        sort_runs(
-            &mut calls,
+        let calls = sort_runs(
+            calls,
             group_ids.len(),
             |c| c.group.0,
             |c| (c.time.utc_ms, c.received_ms),
         );
-        sort_runs(
-            &mut identifies,
+        let identifies = sort_runs(
+            identifies,
             users.len(),
             |c| c.user.0,
             |c| (c.time.utc_ms, c.received_ms),
         );
 
-        let mut fold = Fold::new(strings.len());
-        let mut members = MemberScratch::new(users.len());
         let mut changes = Vec::new();
         let mut memberships = Vec::new();
         let mut groups = Vec::with_capacity(group_ids.len());
-        let mut start = 0usize;
-        for (gi, &gsym) in group_ids.iter().enumerate() {
-            let mut end = start;
-            while end < calls.len() && calls[end].group.0 as usize == gi {
-                end += 1;
+        // Users' identify traits fold on a second thread while the groups fold here: the two
+        // read the same snapshots and write nothing in common.
+        let (user_traits, mut user_changes) = std::thread::scope(|scope| {
+            let user_fold = scope.spawn(|| fold_users(&identifies, &snapshots, &strings));
+            let mut fold = Fold::new(strings.len());
+            let mut members = MemberScratch::new(users.len());
+            let mut start = 0usize;
+            for (gi, &gsym) in group_ids.iter().enumerate() {
+                let mut end = start;
+                while end < calls.len() && calls[end].group.0 as usize == gi {
+                    end += 1;
+                }
+                let (traits, last_change) = fold.run(
+                    calls[start..end]
+                        .iter()
+                        .enumerate()
+                        .map(|(i, c)| ((start + i) as u32, c.snapshot, c.time)),
+                    &snapshots,
+                    &mut changes,
+                    &strings,
+                );
+                let members_start = memberships.len();
+                members.collect(GroupId(gi as u32), &calls[start..end], &mut memberships);
+                groups.push(Group {
+                    id: gsym,
+                    calls: start as u32..end as u32,
+                    members: members_start as u32..memberships.len() as u32,
+                    traits,
+                    last_change,
+                });
+                start = end;
             }
-            let (traits, last_change) = fold.run(
-                calls[start..end]
-                    .iter()
-                    .enumerate()
-                    .map(|(i, c)| ((start + i) as u32, c.snapshot, c.time)),
-                &snapshots,
-                &mut changes,
-                &strings,
-            );
-            let members_start = memberships.len();
-            members.collect(GroupId(gi as u32), &calls[start..end], &mut memberships);
-            groups.push(Group {
-                id: gsym,
-                calls: start as u32..end as u32,
-                members: members_start as u32..memberships.len() as u32,
-                traits,
-                last_change,
-            });
-            start = end;
-        }
+            drop(fold);
+            // A panic there is a bug in the fold; raise it here rather than hide it.
+            match user_fold.join() {
+                Ok(folded) => folded,
+                Err(panic) => std::panic::resume_unwind(panic),
+            }
+        });
         for (i, m) in memberships.iter().enumerate() {
             users[m.user.0 as usize].memberships.push(i as u32);
         }
-
-        let mut user_changes = Vec::new();
-        let mut start = 0usize;
-        while start < identifies.len() {
-            let user = identifies[start].user;
-            let mut end = start;
-            while end < identifies.len() && identifies[end].user == user {
-                end += 1;
-            }
-            let (traits, _) = fold.run(
-                identifies[start..end]
-                    .iter()
-                    .enumerate()
-                    .map(|(i, c)| ((start + i) as u32, c.snapshot, c.time)),
-                &snapshots,
-                &mut user_changes,
-                &strings,
-            );
+        for (user, identifies, traits) in user_traits {
             let u = &mut users[user.0 as usize];
-            u.identifies = start as u32..end as u32;
+            u.identifies = identifies;
             u.traits = traits;
-            start = end;
         }
         changes.shrink_to_fit();
         user_changes.shrink_to_fit();
@@ -421,16 +415,18 @@ impl ModelBuilder {
     }
 }
 
-/// Sorts `items` by `bucket` (below `buckets`), then by `key`, keeping input order for ties,
-/// without a second copy of the items: a counting sort of indexes by bucket, a stable sort of
-/// each bucket's indexes by key (cheap: input is mostly in time order already), then the
-/// permutation applied in place, cycle by cycle.
+/// Sorts `items` by `bucket` (below `buckets`), then by `key`, keeping input order for ties:
+/// a counting sort of indexes by bucket, a stable sort of each bucket's indexes by key (skipped
+/// when the bucket is already in order, as exports mostly are), then one gather into a new
+/// vector. The gather's reads are independent, so the memory system overlaps their misses,
+/// where following permutation cycles in place waited for each in turn; the copy costs no
+/// peak memory because it happens after reading, when the read buffers are gone.
 fn sort_runs<T: Copy, K: Ord>(
-    items: &mut [T],
+    items: Vec<T>,
     buckets: usize,
     bucket: impl Fn(&T) -> u32,
     key: impl Fn(&T) -> K,
-) {
+) -> Vec<T> {
     let mut starts = vec![0u32; buckets + 1];
     for item in items.iter() {
         starts[bucket(item) as usize + 1] += 1;
@@ -447,29 +443,50 @@ fn sort_runs<T: Copy, K: Ord>(
     }
     drop(next);
     for w in starts.windows(2) {
-        order[w[0] as usize..w[1] as usize].sort_by_key(|&i| key(&items[i as usize]));
+        let run = &mut order[w[0] as usize..w[1] as usize];
+        if !run.is_sorted_by_key(|&i| key(&items[i as usize])) {
+            run.sort_by_key(|&i| key(&items[i as usize]));
+        }
     }
     drop(starts);
-    // `order[k]` is the index of the item that belongs at `k`; apply it cycle by cycle,
-    // marking each visited position with `DONE`.
-    const DONE: u32 = u32::MAX;
-    for start in 0..items.len() {
-        if order[start] == DONE || order[start] as usize == start {
-            continue;
+    let sorted: Vec<T> = order.iter().map(|&i| items[i as usize]).collect();
+    drop(order);
+    drop(items);
+    sorted
+}
+
+/// One user's folded identify traits: the user, its identify calls, its traits.
+type UserTraits = (UserId, std::ops::Range<u32>, Vec<TraitEntry>);
+
+/// Each user's identify traits: `(user, its identifies, traits)` and the changes they index.
+fn fold_users(
+    identifies: &[IdentifyCall],
+    snapshots: &SnapshotStore,
+    strings: &Interner,
+) -> (Vec<UserTraits>, Vec<TraitChange>) {
+    let mut fold = Fold::new(strings.len());
+    let mut changes = Vec::new();
+    let mut out = Vec::new();
+    let mut start = 0usize;
+    while start < identifies.len() {
+        let user = identifies[start].user;
+        let mut end = start;
+        while end < identifies.len() && identifies[end].user == user {
+            end += 1;
         }
-        let first = items[start];
-        let mut at = start;
-        loop {
-            let from = order[at] as usize;
-            order[at] = DONE;
-            if from == start {
-                items[at] = first;
-                break;
-            }
-            items[at] = items[from];
-            at = from;
-        }
+        let (traits, _) = fold.run(
+            identifies[start..end]
+                .iter()
+                .enumerate()
+                .map(|(i, c)| ((start + i) as u32, c.snapshot, c.time)),
+            snapshots,
+            &mut changes,
+            strings,
+        );
+        out.push((user, start as u32..end as u32, traits));
+        start = end;
     }
+    (out, changes)
 }
 
 /// Folds time-ordered runs of calls into current traits and their changes, with dense tables
@@ -683,15 +700,15 @@ mod tests {
 
     #[test]
     fn sorting_runs_is_a_stable_sort_by_bucket_then_key() {
-        let mut items: Vec<(u32, i64, usize)> = (0..500)
+        let items: Vec<(u32, i64, usize)> = (0..500)
             .map(|i| ((i * 7 % 5) as u32, (i * 13 % 11) as i64, i))
             .collect();
         let mut want = items.clone();
         want.sort_by_key(|&(b, k, _)| (b, k));
-        sort_runs(&mut items, 5, |x| x.0, |x| x.1);
+        let items = sort_runs(items, 5, |x| x.0, |x| x.1);
         assert_eq!(items, want);
-        let mut empty: Vec<(u32, i64, usize)> = Vec::new();
-        sort_runs(&mut empty, 0, |x| x.0, |x| x.1);
+        let empty: Vec<(u32, i64, usize)> = Vec::new();
+        assert!(sort_runs(empty, 0, |x| x.0, |x| x.1).is_empty());
     }
 
     #[test]
