@@ -351,7 +351,12 @@ fn load_one(
     let n = read_head(&mut file, &mut head).map_err(unreadable)?;
     file.seek(SeekFrom::Start(0)).map_err(unreadable)?;
     match detect(&head[..n]) {
-        Detected::Sqlite => load_sqlite(builder, path, options, report, progress),
+        Detected::Sqlite => {
+            // Closing it plainly could drop the locks of another thread's connection to the
+            // same database (a refresh while the last load still reads it).
+            crate::store::release_file(file);
+            load_sqlite(builder, path, options, report, progress)
+        }
         Detected::Unknown => Err(LoadError::Unrecognised {
             path: path.to_path_buf(),
             start: String::from_utf8_lossy(&head[..n.min(16)])
