@@ -80,8 +80,9 @@ pub struct SourceInfo {
     pub path: PathBuf,
     /// What it is.
     pub kind: SourceKind,
-    /// The bytes of stdin, kept so raw calls can be shown again.
-    pub memory: Option<std::sync::Arc<[u8]>>,
+    /// The bytes of stdin, kept so raw calls can be shown again (a `Vec`, so that keeping it
+    /// costs no second copy of up to [`crate::source::MAX_STDIN_BYTES`]).
+    pub memory: Option<std::sync::Arc<Vec<u8>>>,
 }
 
 /// How a call reached the model, beyond its source.

@@ -3,6 +3,7 @@
 
 mod jsonl;
 mod pipeline;
+mod stdin;
 pub mod visit;
 pub mod warehouse;
 
@@ -22,6 +23,7 @@ use crate::model::{
 };
 
 pub use jsonl::load_lines;
+pub use stdin::MAX_STDIN_BYTES;
 
 /// Why an input could not be loaded at all (bad lines inside an input are not errors).
 #[derive(Debug, thiserror::Error)]
@@ -338,12 +340,8 @@ fn load_one(
         source,
     };
     if path.as_os_str() == "-" {
-        let mut data = Vec::new();
-        io::stdin()
-            .lock()
-            .read_to_end(&mut data)
-            .map_err(unreadable)?;
-        return load_memory(builder, path, data.into(), options, report, progress);
+        let stdin = stdin::read_stdin(io::stdin().lock(), MAX_STDIN_BYTES).map_err(unreadable)?;
+        return load_memory(builder, path, stdin, options, report, progress);
     }
     let mut file = File::open(path).map_err(unreadable)?;
     report.bytes_total = file.metadata().ok().map(|m| m.len());
@@ -351,7 +349,12 @@ fn load_one(
     let n = read_head(&mut file, &mut head).map_err(unreadable)?;
     file.seek(SeekFrom::Start(0)).map_err(unreadable)?;
     match detect(&head[..n]) {
-        Detected::Sqlite => load_sqlite(builder, path, options, report, progress),
+        Detected::Sqlite => {
+            // Closing it plainly could drop the locks of another thread's connection to the
+            // same database (a refresh while the last load still reads it).
+            crate::store::release_file(file);
+            load_sqlite(builder, path, options, report, progress)
+        }
         Detected::Unknown => Err(LoadError::Unrecognised {
             path: path.to_path_buf(),
             start: String::from_utf8_lossy(&head[..n.min(16)])
@@ -510,21 +513,13 @@ pub(crate) fn read_document(reader: &mut dyn Read, data: &mut Vec<u8>) -> io::Re
 fn load_memory(
     builder: &mut ModelBuilder,
     path: &Path,
-    data: Arc<[u8]>,
+    stdin: stdin::StdinData,
     options: &LoadOptions,
     report: &mut LoadProgress,
     progress: &mut Progress<'_>,
 ) -> Result<(), LoadError> {
-    // stdin is kept in memory (decompressed) so its raw events can be shown again.
-    let data: Arc<[u8]> = if detect(&data) == Detected::Gzip {
-        let mut out = Vec::new();
-        if let Err(e) = MultiGzDecoder::new(&data[..]).read_to_end(&mut out) {
-            eprintln!("groupscope: stdin: {e}; keeping what was read");
-        }
-        out.into()
-    } else {
-        data
-    };
+    // stdin is kept in memory (inflated) so its raw events can be shown again.
+    let data = Arc::new(stdin.data);
     report.bytes_total = Some(data.len() as u64);
     let kind = detect(&data);
     if matches!(kind, Detected::Sqlite | Detected::Unknown) {
@@ -540,6 +535,16 @@ fn load_memory(
         kind: SourceKind::Stdin,
         memory: Some(data.clone()),
     });
+    if let Some(why) = stdin.stopped {
+        // First, so the explorer's status bar (which shows the first problem) says it.
+        let mut batch = Batch::new();
+        batch.push_problem(Problem {
+            source,
+            line: 0,
+            error: ProblemKind::Input(why),
+        });
+        builder.add_batch(batch);
+    }
     if kind == Detected::JsonDocument {
         let mut batch = Batch::new();
         batch.parse_document(&data, source, &builder.known_snapshots());
@@ -693,7 +698,7 @@ pub fn read_raw(sources: &[SourceInfo], origin: Origin) -> Result<String, RawErr
     };
     match &src.kind {
         SourceKind::Stdin => {
-            let data = src.memory.as_deref().unwrap_or(&[]);
+            let data = src.memory.as_deref().map_or(&[][..], Vec::as_slice);
             let start = (origin.offset as usize).min(data.len());
             let end = (start + origin.len as usize).min(data.len());
             Ok(String::from_utf8_lossy(&data[start..end]).into_owned())

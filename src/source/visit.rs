@@ -84,16 +84,22 @@ fn visit_one(
         path: path.to_path_buf(),
         source,
     };
-    let mut reader: Box<dyn Read> = if path.as_os_str() == "-" {
-        Box::new(io::stdin().lock())
+    let mut stdin = None;
+    let mut file = None;
+    let reader: &mut dyn Read = if path.as_os_str() == "-" {
+        stdin.insert(io::stdin().lock())
     } else {
-        Box::new(File::open(path).map_err(unreadable)?)
+        file.insert(File::open(path).map_err(unreadable)?)
     };
-    let mut head = BufReader::with_capacity(1 << 16, reader.as_mut());
+    let mut head = BufReader::with_capacity(1 << 16, reader);
     let kind = detect(head.fill_buf().map_err(unreadable)?);
     match kind {
         Detected::Sqlite => {
             drop(head);
+            // Not closed plainly: that would drop this process's locks on the database.
+            if let Some(db) = file.take() {
+                crate::store::release_file(db);
+            }
             visit_sqlite(path, f)
         }
         Detected::Unknown => Err(LoadError::Unrecognised {
@@ -293,10 +299,7 @@ fn visit_sqlite(
     path: &Path,
     f: &mut dyn FnMut(Visit<'_>) -> ControlFlow<()>,
 ) -> Result<ControlFlow<()>, LoadError> {
-    let db_error = |message: String| LoadError::Database {
-        path: path.to_path_buf(),
-        message,
-    };
+    let db_error = |message: String| database_error(path, message);
     if Store::is_store(path) {
         let store = Store::open_read_only(path).map_err(|e| db_error(e.to_string()))?;
         if f(Visit::Source {
@@ -347,6 +350,20 @@ fn visit_sqlite(
     ))
 }
 
+/// A database error about `path`. The store's and the warehouse reader's messages name the
+/// path already; it is not said twice ("s.db: s.db: the store is locked…").
+fn database_error(path: &Path, message: String) -> LoadError {
+    let prefix = format!("{}: ", path.display());
+    let message = match message.strip_prefix(&prefix) {
+        Some(rest) => rest.to_owned(),
+        None => message,
+    };
+    LoadError::Database {
+        path: path.to_path_buf(),
+        message,
+    }
+}
+
 /// What kind of database `path` is (a store or a warehouse); an error for any other.
 pub(crate) fn database_kind(path: &Path) -> Result<SourceKind, LoadError> {
     if Store::is_store(path) {
@@ -367,10 +384,7 @@ pub(crate) fn read_rows(
     kind: &SourceKind,
     feed: &mut Feed<'_>,
 ) -> Result<(), LoadError> {
-    let db_error = |message: String| LoadError::Database {
-        path: path.to_path_buf(),
-        message,
-    };
+    let db_error = |message: String| database_error(path, message);
     let mut packer = RowPacker::new(feed);
     if *kind == SourceKind::Store {
         let store = Store::open_read_only(path).map_err(|e| db_error(e.to_string()))?;
@@ -445,7 +459,8 @@ pub fn visit_parallel<T: Default + Send>(
                 BufReader::with_capacity(1 << 16, File::open(&path).map_err(unreadable)?);
             match detect(head.fill_buf().map_err(unreadable)?) {
                 Detected::Sqlite => {
-                    drop(head);
+                    // Not closed plainly: that would drop this process's locks on it.
+                    crate::store::release_file(head.into_inner());
                     let kind = database_kind(&path)?;
                     let start = Step::Source {
                         path: &path,
@@ -543,4 +558,27 @@ fn visit_serial<T: Default>(
         });
     }
     Ok(flow)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_database_error_names_the_path_once() {
+        let path = Path::new("/x/s.db");
+        let locked = database_error(
+            path,
+            "/x/s.db: the store is locked by another program".into(),
+        );
+        assert_eq!(
+            locked.to_string(),
+            "/x/s.db: the store is locked by another program"
+        );
+        let other = database_error(path, "is an SQLite database, but not ours".into());
+        assert_eq!(
+            other.to_string(),
+            "/x/s.db: is an SQLite database, but not ours"
+        );
+    }
 }

@@ -32,6 +32,7 @@ use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use crate::store::LeasedConnection;
 use rusqlite::{Connection, ErrorCode, OpenFlags, OptionalExtension};
 
 mod plan;
@@ -279,16 +280,16 @@ pub fn warehouse_row_json(
 /// A WAL-mode file that nothing has open (no `-wal` file beside it) is opened as immutable:
 /// a plain read-only open of a WAL database creates `-wal` and `-shm` files beside it and
 /// leaves them there, and fails outright in a directory it may not write.
-fn open(path: &Path, timeout: Duration) -> Result<Connection, WarehouseError> {
+fn open(path: &Path, timeout: Duration) -> Result<LeasedConnection, WarehouseError> {
     if !path.is_file() {
         return Err(WarehouseError::NotFound { path: path.into() });
     }
     let fail = |e| WarehouseError::from_sqlite(path, e);
     let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
-    let conn = match immutable_uri(path) {
+    let conn = LeasedConnection::open(path, || match immutable_uri(path) {
         Some(uri) => Connection::open_with_flags(uri, flags | OpenFlags::SQLITE_OPEN_URI),
         None => Connection::open_with_flags(path, flags),
-    }
+    })
     .map_err(fail)?;
     conn.busy_timeout(timeout).map_err(fail)?;
     conn.pragma_update(None, "query_only", true).map_err(fail)?;
@@ -298,11 +299,12 @@ fn open(path: &Path, timeout: Duration) -> Result<Connection, WarehouseError> {
 /// `file:…?immutable=1` for a WAL-mode SQLite file without a `-wal` file beside it (so all its
 /// data is in the file itself), else `None`.
 fn immutable_uri(path: &Path) -> Option<String> {
-    use std::io::Read;
     let mut header = [0u8; 20];
-    std::fs::File::open(path)
-        .and_then(|mut f| f.read_exact(&mut header))
-        .ok()?;
+    // Not a plain open and close: that would drop this process's locks on the file.
+    let read = crate::store::read_head(path, &mut header).ok()?;
+    if read < header.len() {
+        return None;
+    }
     // Bytes 18 and 19 are the write and read format versions: 2 means WAL.
     if !header.starts_with(b"SQLite format 3\0") || header[18] != 2 {
         return None;

@@ -9,6 +9,7 @@
 //! event body alone and the key is added to the request at send time.
 
 mod events;
+pub mod lease;
 mod outbox;
 pub mod schema;
 
@@ -20,6 +21,7 @@ use rusqlite::{Connection, ErrorCode, OpenFlags};
 use schema::Shape;
 
 pub use events::{ImportSummary, Importer, NewEvent, Origin};
+pub use lease::{LeasedConnection, read_head, release_file};
 pub use outbox::{MarkSent, OutboxEntry, StoredDraft};
 
 /// How long a statement waits for another connection's lock before giving up.
@@ -141,7 +143,7 @@ fn system_clock() -> i64 {
 /// An open store. Not `Sync`: one per thread (open another for a background job).
 #[derive(Debug)]
 pub struct Store {
-    conn: Connection,
+    conn: LeasedConnection,
     path: PathBuf,
     read_only: bool,
     clock: fn() -> i64,
@@ -163,7 +165,8 @@ impl Store {
         let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
             | OpenFlags::SQLITE_OPEN_CREATE
             | OpenFlags::SQLITE_OPEN_NO_MUTEX;
-        let mut conn = Connection::open_with_flags(path, flags).map_err(fail)?;
+        let mut conn = LeasedConnection::open(path, || Connection::open_with_flags(path, flags))
+            .map_err(fail)?;
         conn.busy_timeout(BUSY_TIMEOUT).map_err(fail)?;
         let shape = schema::inspect(&conn).map_err(fail)?;
         match shape {
@@ -305,10 +308,11 @@ fn newer(path: &Path, found: i32) -> StoreError {
 /// file exists (the newest first page, with the id, may still be there; the side files exist
 /// already, so opening creates nothing).
 fn has_our_application_id(path: &Path) -> bool {
-    use std::io::Read;
     let mut header = [0u8; 72];
-    let read = std::fs::File::open(path).and_then(|mut f| f.read_exact(&mut header));
-    if read.is_err() || !header.starts_with(b"SQLite format 3\0") {
+    // Through `read_head`: a plain open and close here would drop the locks of this process's
+    // connections to the same store (see [`lease`]).
+    let read = read_head(path, &mut header);
+    if read.map_or(true, |n| n < header.len()) || !header.starts_with(b"SQLite format 3\0") {
         return false;
     }
     if header[68..72] == schema::APPLICATION_ID.to_be_bytes() {
@@ -320,9 +324,9 @@ fn has_our_application_id(path: &Path) -> bool {
 }
 
 /// A read-only connection that also refuses writes at the statement level.
-fn open_query_only(path: &Path) -> rusqlite::Result<Connection> {
+fn open_query_only(path: &Path) -> rusqlite::Result<LeasedConnection> {
     let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
-    let conn = Connection::open_with_flags(path, flags)?;
+    let conn = LeasedConnection::open(path, || Connection::open_with_flags(path, flags))?;
     conn.busy_timeout(BUSY_TIMEOUT)?;
     conn.pragma_update(None, "query_only", true)?;
     Ok(conn)

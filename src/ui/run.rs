@@ -28,7 +28,7 @@ use super::jobs::{ComposeJobs, Post, SharedTransport, load_with_composed};
 use super::keymap::Keymap;
 use super::search::Filter;
 use super::status::{Level, LoadState};
-use super::terminal::{TerminalGuard, TerminalOptions};
+use super::terminal::{self, TerminalGuard, TerminalOptions};
 use super::theme::Theme;
 
 /// Shortest time between two frames.
@@ -130,8 +130,19 @@ pub fn run(options: RunOptions) -> io::Result<()> {
     let mut dirty = true;
     let mut last_draw = Instant::now() - FRAME;
     loop {
+        if terminal::panicked() {
+            // A worker thread panicked: the hook has restored the terminal and said why.
+            // Drawing now would paint over that message on the normal screen.
+            jobs.finish();
+            return Err(io::Error::other(
+                "stopped after a background thread panicked (see the message above)",
+            ));
+        }
         if dirty && last_draw.elapsed() >= FRAME {
-            guard.terminal().draw(|frame| app.draw(frame))?;
+            if !guard.draw(|frame| app.draw(frame))? {
+                // A panic gave the terminal back; the check above ends the loop.
+                continue;
+            }
             last_draw = Instant::now();
             dirty = false;
         }
@@ -142,9 +153,9 @@ pub fn run(options: RunOptions) -> io::Result<()> {
         };
         match rx.recv_timeout(wait) {
             Ok(message) => {
-                app.update(message);
+                apply(&mut app, message);
                 for message in rx.try_iter().take(BATCH) {
-                    app.update(message);
+                    apply(&mut app, message);
                 }
                 dirty = true;
             }
@@ -198,6 +209,44 @@ pub fn run(options: RunOptions) -> io::Result<()> {
     }
     jobs.finish();
     Ok(())
+}
+
+/// Hands one message to the app.
+fn apply(app: &mut App, message: Message) {
+    #[cfg(debug_assertions)]
+    fault::inject(&message);
+    app.update(message);
+}
+
+/// Fault injection for the crash tests, compiled into debug builds only (a release build has no
+/// such code and never reads the variable): with `GROUPSCOPE_FAULT=panic-on-key` the event loop
+/// panics on the first key it handles (the first frame is drawn before any key is read);
+/// with `panic-in-worker` a new thread panics instead, as a failing background job would.
+#[cfg(debug_assertions)]
+mod fault {
+    use std::sync::OnceLock;
+
+    use super::Message;
+
+    pub(super) fn inject(message: &Message) {
+        static FAULT: OnceLock<Option<String>> = OnceLock::new();
+        if !matches!(message, Message::Key(_)) {
+            return;
+        }
+        match FAULT
+            .get_or_init(|| std::env::var("GROUPSCOPE_FAULT").ok())
+            .as_deref()
+        {
+            Some("panic-on-key") => panic!("fault injected by GROUPSCOPE_FAULT=panic-on-key"),
+            Some("panic-in-worker") => {
+                // Joined by nobody: the loop notices the panic through the terminal's hook.
+                let _ = std::thread::Builder::new()
+                    .name("fault".into())
+                    .spawn(|| panic!("fault injected by GROUPSCOPE_FAULT=panic-in-worker"));
+            }
+            _ => {}
+        }
+    }
 }
 
 /// The store whose composed calls join the inputs: none when the store is one of the inputs

@@ -3,17 +3,26 @@
 //! drop during unwinding, and panics on any thread (through a chained panic hook that restores
 //! first, then lets the previous hook print the message on the normal screen).
 //!
-//! A panic on a worker thread also leaves TUI mode (its message must be readable), so the app
-//! should treat a panicked worker as fatal and exit rather than keep drawing.
+//! After restoring, the hook prints one readable block ([`crash_note`]: what happened, where,
+//! that drafts and unsent calls are in the store), then the usual details. Panic messages may
+//! quote event data, so both are printed through [`display_safe`]; nothing else (no state dump,
+//! so never a write key) is printed.
+//!
+//! A panic on a worker thread also leaves TUI mode (its message must be readable), so the event
+//! loop checks [`panicked`] and exits rather than keep drawing on the normal screen. Frames are
+//! written under a lock the hook takes too ([`TerminalGuard::draw`]), so a frame being written
+//! while a worker panics cannot land on the normal screen over the message.
 //!
 //! `ratatui::init`/`restore` are not used: `init` installs a new panic hook on every call (so
 //! suspending for `$EDITOR` and resuming would stack hooks), `restore` stops at the first failing
 //! step, and neither knows about mouse capture or bracketed paste. We keep ratatui's
 //! [`DefaultTerminal`] type so drawing code looks like any ratatui app.
 
+use std::cell::Cell;
 use std::io::{self, Write, stdout};
-use std::sync::Once;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Mutex, MutexGuard, Once, PoisonError, TryLockError};
+use std::time::{Duration, Instant};
 
 use ratatui::backend::CrosstermBackend;
 use ratatui::crossterm::cursor::Show;
@@ -24,11 +33,29 @@ use ratatui::crossterm::queue;
 use ratatui::crossterm::terminal::{
     EnterAlternateScreen, LeaveAlternateScreen, disable_raw_mode, enable_raw_mode,
 };
-use ratatui::{DefaultTerminal, Terminal};
+use ratatui::{DefaultTerminal, Frame, Terminal};
+
+use super::sanitize::{display_safe, is_unsafe_char};
 
 /// Set while the terminal is in TUI mode; whoever swaps it to false restores, exactly once.
 static ACTIVE: AtomicBool = AtomicBool::new(false);
 static HOOK: Once = Once::new();
+/// Set by the panic hook: the first panic prints the readable block, later ones only details.
+static PANICKED: AtomicBool = AtomicBool::new(false);
+/// Held while a frame is written and while the panic hook restores, so no frame is written
+/// after the terminal was given back.
+static DRAWING: Mutex<()> = Mutex::new(());
+/// How long the hook waits for a frame being written to finish (a stuck terminal must not
+/// keep the message from being printed).
+const DRAW_WAIT: Duration = Duration::from_secs(1);
+
+thread_local! {
+    /// Set on the thread writing a frame, so a panic inside drawing does not wait for itself.
+    static IN_DRAW: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Longest panic message the readable block quotes (the details below it have all of it).
+const NOTE_MESSAGE_CHARS: usize = 300;
 
 /// What to switch on besides raw mode, the alternate screen and bracketed paste.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -72,6 +99,19 @@ impl TerminalGuard {
     /// The ratatui terminal to draw on.
     pub fn terminal(&mut self) -> &mut DefaultTerminal {
         &mut self.terminal
+    }
+
+    /// Draws one frame, unless a panic has given the terminal back: then nothing is written
+    /// and `Ok(false)` says the explorer should stop.
+    pub fn draw(&mut self, render: impl FnOnce(&mut Frame)) -> io::Result<bool> {
+        let _drawing = DRAWING.lock().unwrap_or_else(PoisonError::into_inner);
+        if panicked() {
+            return Ok(false);
+        }
+        IN_DRAW.set(true);
+        let result = self.terminal.draw(render).map(|_| true);
+        IN_DRAW.set(false);
+        result
     }
 
     /// The options the guard was made with.
@@ -149,14 +189,100 @@ pub fn write_leave_sequence(out: &mut impl Write) -> io::Result<()> {
     )
 }
 
-/// Chains a hook that restores the terminal before the previous hook prints the panic, so the
-/// message lands on the normal screen in cooked mode. Installed once per process.
+/// Whether any thread has panicked since the hook was installed: the explorer must stop
+/// drawing (the terminal is already restored) and exit.
+pub fn panicked() -> bool {
+    PANICKED.load(Ordering::SeqCst)
+}
+
+/// The readable block printed after a panic: what happened and where, that nothing kept is
+/// lost, and what to do. `message` must already be safe to print.
+pub fn crash_note(message: &str, location: Option<&str>) -> String {
+    let mut quoted: String = message.chars().take(NOTE_MESSAGE_CHARS).collect();
+    if quoted.len() < message.len() {
+        quoted.push('…');
+    }
+    let at = location.map(|l| format!(" (at {l})")).unwrap_or_default();
+    format!(
+        "\ngroupscope hit a bug and stopped: {quoted}{at}.\n\
+         Your drafts and unsent calls are kept in the store (a draft may lack its last second \
+         of typing).\n\
+         Please report this with the details below.\n"
+    )
+}
+
+/// Waits (briefly) for a frame being written on another thread to finish, and keeps others
+/// from starting.
+fn wait_for_frame() -> Option<MutexGuard<'static, ()>> {
+    let deadline = Instant::now() + DRAW_WAIT;
+    loop {
+        match DRAWING.try_lock() {
+            Ok(guard) => return Some(guard),
+            Err(TryLockError::Poisoned(poisoned)) => return Some(poisoned.into_inner()),
+            Err(TryLockError::WouldBlock) if Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            Err(TryLockError::WouldBlock) => return None,
+        }
+    }
+}
+
+/// The panic's message as given, when it is text.
+fn payload_text<'a>(info: &'a std::panic::PanicHookInfo<'_>) -> Option<&'a str> {
+    let payload = info.payload();
+    payload
+        .downcast_ref::<&str>()
+        .copied()
+        .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
+}
+
+/// The panic's message, made safe to print (it may quote event data): line breaks are kept,
+/// everything else a terminal could act on is escaped.
+fn panic_message(text: &str) -> String {
+    text.split('\n')
+        .map(|line| display_safe(line).into_owned())
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// Chains a hook that restores the terminal, prints [`crash_note`], then lets the previous hook
+/// print the details, so all of it lands on the normal screen in cooked mode. Installed once
+/// per process.
 fn install_panic_hook() {
     HOOK.call_once(|| {
         let previous = std::panic::take_hook();
         std::panic::set_hook(Box::new(move |info| {
+            // Held to the end: no frame is written over what is printed here.
+            let _drawing = (!IN_DRAW.get()).then(wait_for_frame).flatten();
             let _ = restore_terminal();
-            previous(info);
+            let raw = payload_text(info);
+            let message = panic_message(raw.unwrap_or("(no message)"));
+            let location = info
+                .location()
+                .map(|l| format!("{}:{}", l.file(), l.line()));
+            if !PANICKED.swap(true, Ordering::SeqCst) {
+                let one_line = message.replace('\n', " ");
+                let note = crash_note(&one_line, location.as_deref());
+                let _ = io::stderr().write_all(note.as_bytes());
+            }
+            let raw_is_safe = |text: &str| {
+                !text
+                    .chars()
+                    .any(|c| !matches!(c, '\n' | '\t') && is_unsafe_char(c))
+            };
+            if raw.is_none_or(raw_is_safe) {
+                previous(info);
+            } else {
+                // The default hook would print the message raw: print it escaped instead.
+                let thread = std::thread::current();
+                let name = thread.name().unwrap_or("<unnamed>");
+                let at = location.as_deref().unwrap_or("an unknown place");
+                eprintln!("thread '{name}' panicked at {at}:\n{message}");
+                let trace = std::backtrace::Backtrace::capture();
+                if trace.status() == std::backtrace::BacktraceStatus::Captured {
+                    eprintln!("{trace}");
+                }
+            }
         }));
     });
 }
@@ -206,6 +332,26 @@ mod tests {
                 "mode {mode} not reset"
             );
         }
+    }
+
+    #[test]
+    fn the_crash_note_says_what_where_and_that_nothing_kept_is_lost() {
+        let note = crash_note("index out of bounds", Some("src/ui/tree.rs:42"));
+        assert!(
+            note.contains(
+                "groupscope hit a bug and stopped: index out of bounds (at src/ui/tree.rs:42)."
+            ),
+            "{note}"
+        );
+        assert!(
+            note.contains("drafts and unsent calls are kept in the store"),
+            "{note}"
+        );
+        assert!(note.contains("Please report this"), "{note}");
+        let long = "x".repeat(1000);
+        let note = crash_note(&long, None);
+        assert!(note.contains(&format!("{}….", "x".repeat(NOTE_MESSAGE_CHARS))));
+        assert!(!note.contains(&"x".repeat(NOTE_MESSAGE_CHARS + 1)));
     }
 
     #[test]

@@ -50,7 +50,7 @@ pub fn model_from(text: &str) -> Model {
 
 /// Adds `text` to `builder` as if it were a JSONL file called `events.jsonl`.
 pub fn add_text(builder: &mut ModelBuilder, text: &str) {
-    let data: std::sync::Arc<[u8]> = text.as_bytes().into();
+    let data = std::sync::Arc::new(text.as_bytes().to_vec());
     let source = builder.add_source(SourceInfo {
         path: PathBuf::from("events.jsonl"),
         kind: SourceKind::Stdin,
