@@ -61,6 +61,8 @@ if [ "$MODE" = quick ]; then
   "$BIN" stats "$J" >/dev/null
   "$BIN" stats "$GZ" >/dev/null
   "$BIN" stats "$WH" >/dev/null
+  # The model against a slow, obviously correct fold of the same file (benches/check_model.py).
+  python3 benches/check_model.py "$BIN" "$J" --groups 5
   if "$BIN" --help | grep -qE '^  import '; then
     "$BIN" import "$J" --store "$STORE" >/dev/null
     "$BIN" stats "$STORE" >/dev/null
@@ -143,4 +145,6 @@ json.dump(jobs, open(out, "w"))
 PY
 echo "machine: $(nproc) cores, $(free -g | awk '/Mem:/{print $2}') GiB; load: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "groupscope $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?'), DuckDB $("$VENV/bin/python" -c 'import duckdb; print(duckdb.__version__)')"
+# Correctness first: a sample of groups against a slow, obviously correct fold.
+python3 benches/check_model.py "$BIN" "$J" --groups 20
 python3 benches/compare.py "$JOBS" --runs "$RUNS" --json "$DATA/results.json"
