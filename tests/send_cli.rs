@@ -24,13 +24,7 @@ fn run(store: &Path, url: &str, args: &[&str]) -> Output {
         .expect("run groupscope")
 }
 
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
+use common::output_text as text;
 
 const SEND: [&str; 9] = [
     "send",

@@ -4,6 +4,8 @@
 //! request, though it would answer `200 ok` to one), the failure is not retried, the call waits
 //! in the outbox, and the write key is not printed.
 
+mod common;
+
 use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::path::Path;
@@ -97,13 +99,7 @@ fn run(store: &Path, url: &str, args: &[&str]) -> Output {
         .expect("run groupscope")
 }
 
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
+use common::output_text as text;
 
 #[test]
 fn a_self_signed_data_plane_is_refused_and_the_call_is_kept() {

@@ -60,6 +60,15 @@ pub fn generate_with_counts(
     Some((out, summary["counts"].clone()))
 }
 
+/// Everything a run printed, stdout then stderr.
+pub fn output_text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
 /// Runs the real binary.
 pub fn groupscope(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_groupscope"))
