@@ -8,6 +8,7 @@
 //! jobs ([`super::jobs`]: saving drafts, sending, the outbox).
 
 use std::io;
+use std::ops::ControlFlow;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, RecvTimeoutError, Sender};
@@ -17,9 +18,9 @@ use std::time::{Duration, Instant};
 
 use ratatui::crossterm::event::{self, Event, KeyEventKind};
 
-use crate::model::{Model, Origin};
+use crate::model::{Model, ModelBuilder, Origin};
 use crate::send::RetryPolicy;
-use crate::source::{self, LoadOptions};
+use crate::source::{self, LoadOptions, LoadProgress};
 
 use super::app::{App, Effect, Message};
 use super::clipboard::{Clipboard, Osc52Clipboard};
@@ -103,6 +104,7 @@ pub fn run(options: RunOptions) -> io::Result<()> {
             &paths,
             composed(&paths, store.as_ref()),
             options.threads,
+            app.wants_partials(),
             tx.clone(),
         )
     });
@@ -170,7 +172,7 @@ pub fn run(options: RunOptions) -> io::Result<()> {
                     }
                 }
                 Effect::Filter(query) => {
-                    if let Some(model) = app.shared_model() {
+                    if let Some(model) = app.filter_model() {
                         search.request((model, query));
                     }
                 }
@@ -190,7 +192,14 @@ pub fn run(options: RunOptions) -> io::Result<()> {
                         paths = vec![s.clone()];
                     }
                     let composed = composed(&paths, store.as_ref());
-                    loader = Some(Loader::spawn(&paths, composed, options.threads, tx.clone()));
+                    let partials = app.wants_partials();
+                    loader = Some(Loader::spawn(
+                        &paths,
+                        composed,
+                        options.threads,
+                        partials,
+                        tx.clone(),
+                    ));
                 }
             }
             dirty = true;
@@ -234,7 +243,9 @@ fn spawn_input(tx: Sender<Message>) {
     });
 }
 
-/// A background load.
+/// A background load. While no complete model is shown it also posts partial models (on
+/// [`source::load_progressive`]'s schedule, built on the loader's thread), so the tree fills as
+/// data arrives.
 struct Loader {
     cancel: Arc<AtomicBool>,
     done: Arc<AtomicBool>,
@@ -245,6 +256,7 @@ impl Loader {
         paths: &[PathBuf],
         composed: Option<PathBuf>,
         threads: Option<usize>,
+        partials: bool,
         tx: Sender<Message>,
     ) -> Loader {
         let mut options = LoadOptions::default();
@@ -257,12 +269,32 @@ impl Loader {
         let finished = done.clone();
         thread::spawn(move || {
             let mut last = Instant::now() - PROGRESS_EVERY;
-            let result = load_with_composed(&paths, composed.as_deref(), &options, &mut |p| {
+            let progress_tx = tx.clone();
+            let mut progress = |p: &LoadProgress| {
                 if last.elapsed() >= PROGRESS_EVERY {
                     last = Instant::now();
-                    let _ = tx.send(Message::Progress(p.clone()));
+                    let _ = progress_tx.send(Message::Progress(p.clone()));
                 }
-            });
+            };
+            let cancel = options.cancel.clone();
+            let mut partial = |builder: &ModelBuilder| {
+                if !partials || cancel.load(Ordering::Relaxed) {
+                    return ControlFlow::Break(());
+                }
+                let model = Arc::new(builder.partial());
+                // The loop has ended when this fails: no more partial models.
+                match tx.send(Message::Partial(model)) {
+                    Ok(()) => ControlFlow::Continue(()),
+                    Err(_) => ControlFlow::Break(()),
+                }
+            };
+            let result = load_with_composed(
+                &paths,
+                composed.as_deref(),
+                &options,
+                &mut progress,
+                &mut partial,
+            );
             finished.store(true, Ordering::Relaxed);
             // A cancelled load was replaced; its result is not wanted.
             if !options.cancel.load(Ordering::Relaxed) {

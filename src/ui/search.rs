@@ -47,6 +47,8 @@ pub struct Filter {
     users: Vec<Hit>,
     /// Per interned string: 0 unknown, 1 no match, 2 match (trait keys and values repeat a lot).
     memo: RefCell<Vec<u8>>,
+    /// Groups, users and events of the model it was compiled for (see [`Filter::fits`]).
+    shape: (usize, usize, u64),
 }
 
 impl Filter {
@@ -70,6 +72,7 @@ impl Filter {
             groups: Vec::new(),
             users: Vec::new(),
             memo: RefCell::new(Vec::new()),
+            shape: shape(model),
         };
         let user_direct = filter.users_matching(model);
         filter.groups = (0..model.groups().len())
@@ -110,6 +113,12 @@ impl Filter {
             })
             .collect();
         filter
+    }
+
+    /// Whether it was compiled for `model`. Models of one input loaded so far differ in how
+    /// many events they hold, so the counts tell a partial model from the next one.
+    pub fn fits(&self, model: &Model) -> bool {
+        self.shape == shape(model)
     }
 
     /// The query as typed.
@@ -210,6 +219,15 @@ impl Filter {
         });
         out
     }
+}
+
+/// What [`Filter::fits`] compares.
+fn shape(model: &Model) -> (usize, usize, u64) {
+    (
+        model.groups().len(),
+        model.users().len(),
+        model.counts().events,
+    )
 }
 
 /// The query's bytes and a prebuilt searcher; shared by the threads that check user ids.

@@ -114,7 +114,8 @@ impl StatusBar {
         self.message.as_ref().map(|(t, l)| (t.as_str(), *l))
     }
 
-    /// Draws two lines: state and message, then `bottom` (hints or the search line).
+    /// Draws two lines: state and message, then `bottom` (hints or the search line). While
+    /// loading, `model` is the partial model shown, if any.
     pub fn draw(
         &self,
         frame: &mut Frame,
@@ -126,7 +127,16 @@ impl StatusBar {
     ) {
         let mut top: Vec<Span> = Vec::new();
         match (state, model) {
-            (LoadState::Loading(p), _) => top.push(Span::raw(progress_text(p.as_ref()))),
+            (LoadState::Loading(p), partial) => {
+                let mut text = progress_text(p.as_ref());
+                if let Some(m) = partial {
+                    text.push_str(&format!(
+                        " · showing the first {} events",
+                        thousands(m.counts().events)
+                    ));
+                }
+                top.push(Span::raw(text));
+            }
             (LoadState::Failed(e), _) => top.push(Span::styled(
                 format!("load failed: {}", safe(e)),
                 theme.error,

@@ -5,12 +5,14 @@
 //! O(1); expanding or collapsing splices one range and fixes parent links in one pass.
 
 pub mod label;
+mod memory;
 mod pane;
 
 use crate::model::{CallId, GroupId, Model, UserId};
 
 use super::search::{Filter, Hit};
 
+pub use memory::{Key, TreeMemory};
 pub use pane::TreePane;
 
 /// The two top-level views.

@@ -44,6 +44,46 @@ impl TreePane {
         }
     }
 
+    /// Both views of `model`, another model of the same input than `old` (the one this pane
+    /// shows), with the open rows, selections and scroll positions carried over as far as they
+    /// still exist, and the same view and order. With `filter` (compiled for `model`) the
+    /// views are narrowed by it, at the positions the narrowed views had; without, the views
+    /// are as they were before any filter.
+    pub fn carried(&self, old: &Model, model: &Model, filter: Option<&Filter>) -> TreePane {
+        let (users, groups) = match &self.saved {
+            Some((users, groups)) => (users, groups),
+            None => (&self.users, &self.groups),
+        };
+        let (users, groups) = (users.remember(old), groups.remember(old));
+        let order = self.sort.order(model);
+        let ctx = Ctx {
+            model,
+            filter: None,
+        };
+        let mut pane = TreePane {
+            view: self.view,
+            sort: self.sort,
+            users: Tree::new(ctx, View::Users, &order),
+            groups: Tree::new(ctx, View::Groups, &order),
+            order,
+            saved: None,
+        };
+        pane.users.restore(ctx, &users);
+        pane.groups.restore(ctx, &groups);
+        if let Some(f) = filter {
+            pane.apply_filter(model, Some(f));
+            if self.saved.is_some() {
+                let ctx = Ctx {
+                    model,
+                    filter: Some(f),
+                };
+                pane.users.restore(ctx, &self.users.remember(old));
+                pane.groups.restore(ctx, &self.groups.remember(old));
+            }
+        }
+        pane
+    }
+
     /// The view shown.
     pub fn view(&self) -> View {
         self.view
