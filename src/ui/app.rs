@@ -14,6 +14,8 @@ mod compose;
 mod load;
 mod view;
 
+pub use load::Arrival;
+
 use super::action::Action;
 use super::compose::{ComposeSetup, Composer, system_clock};
 use super::detail::{DetailPane, Raw};
@@ -37,9 +39,9 @@ pub enum Message {
     /// The loader made progress.
     Progress(LoadProgress),
     /// The loader read part of the input: the model of what it read so far.
-    Partial(Arc<Model>),
+    Partial(Box<Arrival>),
     /// The loader finished.
-    Loaded(Box<Result<Model, LoadError>>),
+    Loaded(Box<Result<Arrival, LoadError>>),
     /// A raw call was read (or failed).
     Raw(Origin, Result<String, String>),
     /// A search query was compiled.
@@ -214,7 +216,7 @@ impl App {
                     self.load = LoadState::Loading(Some(p));
                 }
             }
-            Message::Partial(model) => self.on_partial(model),
+            Message::Partial(arrival) => self.on_partial(*arrival),
             Message::Loaded(result) => self.on_loaded(*result),
             Message::Raw(origin, result) => {
                 if let Some(model) = &self.model {
@@ -417,7 +419,7 @@ impl App {
             Action::ViewUsers => pane.set_view(View::Users),
             Action::ViewGroups => pane.set_view(View::Groups),
             Action::Sort => {
-                let sort = pane.cycle_sort(model);
+                let sort = pane.cycle_sort();
                 pane.set_view(View::Groups);
                 self.status
                     .set(format!("groups sorted by {}", sort.label()), Level::Info);

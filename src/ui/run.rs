@@ -22,7 +22,7 @@ use crate::model::{Model, ModelBuilder, Origin};
 use crate::send::RetryPolicy;
 use crate::source::{self, LoadOptions, LoadProgress};
 
-use super::app::{App, Effect, Message};
+use super::app::{App, Arrival, Effect, Message};
 use super::clipboard::{Clipboard, Osc52Clipboard};
 use super::compose::ComposeSetup;
 use super::jobs::{ComposeJobs, Post, SharedTransport, load_with_composed};
@@ -281,9 +281,9 @@ impl Loader {
                 if !partials || cancel.load(Ordering::Relaxed) {
                     return ControlFlow::Break(());
                 }
-                let model = Arc::new(builder.partial());
+                let arrival = Arrival::new(Arc::new(builder.partial()));
                 // The loop has ended when this fails: no more partial models.
-                match tx.send(Message::Partial(model)) {
+                match tx.send(Message::Partial(Box::new(arrival))) {
                     Ok(()) => ControlFlow::Continue(()),
                     Err(_) => ControlFlow::Break(()),
                 }
@@ -298,7 +298,7 @@ impl Loader {
             finished.store(true, Ordering::Relaxed);
             // A cancelled load was replaced; its result is not wanted.
             if !options.cancel.load(Ordering::Relaxed) {
-                let _ = tx.send(Message::Loaded(Box::new(result)));
+                let _ = tx.send(Message::Loaded(Box::new(result.map(Arrival::from))));
             }
         });
         Loader { cancel, done }

@@ -1,8 +1,6 @@
 //! The tree filling as data arrives: partial models, then the final one, against [`App`]; the
 //! position carried over each time; searching while loading; a screen snapshot mid-load.
 
-use std::sync::Arc;
-
 use super::app::{Effect, Message};
 use super::status::{LoadState, progress_text};
 use super::testdata::{EVENTS, Harness, LATER, model_from};
@@ -23,6 +21,11 @@ fn progress() -> LoadProgress {
     }
 }
 
+/// The loader's message for a partial model.
+fn partial(model: Model) -> Message {
+    Message::Partial(Box::new(model.into()))
+}
+
 fn everything() -> Model {
     model_from(&format!("{EVENTS}{LATER}"))
 }
@@ -31,7 +34,7 @@ fn everything() -> Model {
 fn mid_load() -> Harness {
     let mut h = Harness::new(LoadState::Loading(None));
     h.send(Message::Progress(progress()));
-    h.send(Message::Partial(Arc::new(model_from(EVENTS))));
+    h.send(partial(model_from(EVENTS)));
     h
 }
 
@@ -50,7 +53,7 @@ fn the_tree_appears_with_the_partial_model_and_keeps_its_place_for_the_final_one
     let mut h = Harness::new(LoadState::Loading(None));
     h.send(Message::Progress(progress()));
     assert!(h.app.tree().is_none());
-    h.send(Message::Partial(Arc::new(model_from(EVENTS))));
+    h.send(partial(model_from(EVENTS)));
     // Rows at once, still loading, progress still shown.
     let rows = h.app.tree().unwrap().tree().rows().len();
     assert_eq!(rows, 2);
@@ -69,7 +72,7 @@ fn the_tree_appears_with_the_partial_model_and_keeps_its_place_for_the_final_one
     assert_eq!(h.selected(), Some(plan(m, "g-acme")));
     assert!(h.detail_text()[0].starts_with("plan  (reserved trait)"));
 
-    h.send(Message::Loaded(Box::new(Ok(everything()))));
+    h.send(Message::Loaded(Box::new(Ok(everything().into()))));
     let m = h.app.model().unwrap();
     assert_eq!(m.groups().len(), 3);
     assert!(matches!(h.app.load_state(), LoadState::Loaded));
@@ -99,7 +102,7 @@ fn a_search_typed_while_loading_stays_narrowed_across_models() {
     // Acme (on trial) is the only match so far.
     assert_eq!(h.app.tree().unwrap().tree().rows().len(), 1);
     h.keys("enter");
-    h.send(Message::Partial(Arc::new(everything())));
+    h.send(partial(everything()));
     // The query is compiled for the new model before it is shown: Aaa (on trial too) joins.
     let m = h.app.model().unwrap();
     assert_eq!(m.groups().len(), 3);
@@ -126,7 +129,7 @@ fn a_model_waiting_for_its_query_comes_in_when_the_query_is_cleared() {
     h.keys("/");
     h.type_text("globex");
     // Applied straight to the app (the harness would answer the filter at once).
-    h.app.update(Message::Partial(Arc::new(everything())));
+    h.app.update(partial(everything()));
     assert_eq!(h.app.model().unwrap().groups().len(), 2, "old model kept");
     assert_eq!(
         h.app.filter_model().unwrap().groups().len(),
@@ -150,12 +153,11 @@ fn a_reload_keeps_the_complete_tree_until_the_new_one_is_ready() {
             ratatui::crossterm::event::KeyCode::Char('r'),
         )));
     assert!(h.app.settle().contains(&Effect::Reload));
-    h.app.update(Message::Partial(Arc::new(model_from(
-        EVENTS.lines().next().unwrap(),
-    ))));
+    h.app
+        .update(partial(model_from(EVENTS.lines().next().unwrap())));
     assert_eq!(h.app.model().unwrap().groups().len(), 2, "partial ignored");
     assert_eq!(h.app.tree().unwrap().view(), View::Users);
-    h.send(Message::Loaded(Box::new(Ok(everything()))));
+    h.send(Message::Loaded(Box::new(Ok(everything().into()))));
     assert_eq!(h.app.model().unwrap().groups().len(), 3);
     assert_eq!(h.app.tree().unwrap().view(), View::Users, "view kept");
 }

@@ -211,7 +211,7 @@ impl Harness {
     /// Loads the input and the store's composed calls again, as the loader would.
     fn reload(&mut self) {
         if let Some(model) = self.reloaded() {
-            self.send(Message::Loaded(Box::new(Ok(model))));
+            self.send(Message::Loaded(Box::new(Ok(model.into()))));
         }
     }
 
@@ -227,7 +227,7 @@ impl Harness {
     /// An app that loaded `text` (see [`model_from`]).
     pub fn loaded(text: &str) -> Harness {
         let mut h = Harness::new(LoadState::Loading(None));
-        h.send(Message::Loaded(Box::new(Ok(model_from(text)))));
+        h.send(Message::Loaded(Box::new(Ok(model_from(text).into()))));
         h
     }
 
@@ -276,7 +276,7 @@ impl Harness {
                 let reload = effect == Effect::Reload;
                 self.effects.push(effect);
                 if reload && let Some(model) = self.reloaded() {
-                    self.app.update(Message::Loaded(Box::new(Ok(model))));
+                    self.app.update(Message::Loaded(Box::new(Ok(model.into()))));
                 }
             }
             let posted: Vec<Message> = std::mem::take(&mut *self.posted.lock().expect("queue"));

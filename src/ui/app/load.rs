@@ -13,11 +13,48 @@ use crate::ui::search::Filter;
 use crate::ui::status::{Level, LoadState};
 use crate::ui::tree::{Key, TreePane};
 
+/// A model and the tree pane of it ([`TreePane::new`]), both made where the model was made: off
+/// the UI thread in the explorer, since the pane's group orders take a while with 100,000
+/// groups.
+#[derive(Debug)]
+pub struct Arrival {
+    model: Arc<Model>,
+    pane: TreePane,
+}
+
+impl Arrival {
+    /// `model` with its tree pane.
+    pub fn new(model: Arc<Model>) -> Arrival {
+        let pane = TreePane::new(&model);
+        Arrival { model, pane }
+    }
+
+    /// The model.
+    pub fn model(&self) -> &Model {
+        &self.model
+    }
+}
+
+impl From<Model> for Arrival {
+    fn from(model: Model) -> Arrival {
+        Arrival::new(Arc::new(model))
+    }
+}
+
 /// A model waiting for the search to be compiled for it.
 pub(super) struct Incoming {
-    model: Arc<Model>,
+    arrival: Arrival,
     /// Whether it is the load's final model.
     last: bool,
+}
+
+/// Frees a replaced model on a thread of its own: a big model is millions of small allocations
+/// (tens of milliseconds to free), which the UI thread does not wait for.
+fn retire<T: Send + 'static>(old: T) {
+    // When no thread can be made, the closure (and `old`) is dropped here instead.
+    let _ = std::thread::Builder::new()
+        .name("retire".into())
+        .spawn(move || drop(old));
 }
 
 impl App {
@@ -36,20 +73,21 @@ impl App {
     /// for that query to be shown.
     pub fn filter_model(&self) -> Option<Arc<Model>> {
         match &self.incoming {
-            Some(incoming) => Some(incoming.model.clone()),
+            Some(incoming) => Some(incoming.arrival.model.clone()),
             None => self.model.clone(),
         }
     }
 
-    pub(super) fn on_partial(&mut self, model: Arc<Model>) {
+    pub(super) fn on_partial(&mut self, arrival: Arrival) {
         if matches!(self.load, LoadState::Loading(_)) && self.wants_partials() {
-            self.receive(model, false);
+            self.receive(arrival, false);
         }
     }
 
-    pub(super) fn on_loaded(&mut self, result: Result<Model, LoadError>) {
+    pub(super) fn on_loaded(&mut self, result: Result<Arrival, LoadError>) {
         match result {
-            Ok(model) => {
+            Ok(arrival) => {
+                let model = arrival.model();
                 let problems = model.problems();
                 // A message already shown (a config warning, drafts to reopen, the outcome
                 // of a send) matters more; the summary counts the problems anyway.
@@ -66,15 +104,14 @@ impl App {
                     // A group to show after composing: its call is shown unfiltered.
                     self.search.clear();
                 }
-                self.receive(Arc::new(model), true);
+                self.receive(arrival, true);
             }
             Err(e) => {
                 if self.partial {
                     // Half a load is not shown as if it were the input.
-                    self.model = None;
+                    retire((self.model.take(), self.incoming.take()));
                     self.tree = None;
                     self.filter = None;
-                    self.incoming = None;
                     self.search.clear();
                     self.detail.clear();
                     self.partial = false;
@@ -86,11 +123,12 @@ impl App {
     }
 
     /// Shows `model` now, or once the active query is compiled for it.
-    fn receive(&mut self, model: Arc<Model>, last: bool) {
+    fn receive(&mut self, arrival: Arrival, last: bool) {
         if self.search.text.is_empty() || self.model.is_none() {
-            self.install(model, None, last);
+            self.install(arrival, None, last);
         } else {
-            self.incoming = Some(Incoming { model, last });
+            let replaced = self.incoming.replace(Incoming { arrival, last });
+            retire(replaced);
             self.effects.push(Effect::Filter(self.search.text.clone()));
         }
     }
@@ -101,8 +139,8 @@ impl App {
         if self.search.text != filter.query() {
             return;
         }
-        if let Some(incoming) = self.incoming.take_if(|i| filter.fits(&i.model)) {
-            self.install(incoming.model, Some(filter), incoming.last);
+        if let Some(incoming) = self.incoming.take_if(|i| filter.fits(&i.arrival.model)) {
+            self.install(incoming.arrival, Some(filter), incoming.last);
         } else if let (Some(model), Some(tree)) = (&self.model, &mut self.tree)
             && filter.fits(model)
         {
@@ -114,12 +152,13 @@ impl App {
     /// The query was cleared: a model waiting for it is shown at once.
     pub(super) fn install_incoming(&mut self) {
         if let Some(incoming) = self.incoming.take() {
-            self.install(incoming.model, None, incoming.last);
+            self.install(incoming.arrival, None, incoming.last);
         }
     }
 
     /// Shows `model` (narrowed by `filter`, compiled for it) in place of the model shown.
-    fn install(&mut self, model: Arc<Model>, filter: Option<Filter>, last: bool) {
+    fn install(&mut self, arrival: Arrival, filter: Option<Filter>, last: bool) {
+        let Arrival { model, pane: fresh } = arrival;
         let pane = match (&self.model, &self.tree) {
             (Some(old), Some(pane)) => {
                 let detail = self
@@ -128,20 +167,22 @@ impl App {
                     .and_then(|n| Key::of(old, n))
                     .and_then(|k| k.find(&model));
                 self.detail.remap(&model, detail);
-                pane.carried(old, &model, filter.as_ref())
+                pane.carried(old, fresh, &model, filter.as_ref())
             }
             _ => {
                 self.detail.clear();
-                let mut pane = TreePane::new(&model);
+                let mut pane = fresh;
                 if let Some(f) = &filter {
                     pane.apply_filter(&model, Some(f));
                 }
                 pane
             }
         };
-        self.tree = Some(pane);
+        let old = (self.model.replace(model), self.tree.replace(pane));
+        if old.0.is_some() {
+            retire(old);
+        }
         self.filter = filter;
-        self.model = Some(model);
         self.partial = !last;
         if last {
             self.load = LoadState::Loaded;
