@@ -30,7 +30,7 @@ use std::time::{Duration, Instant};
 use groupscope::source::{LoadOptions, LoadProgress, load_progressive};
 use groupscope::ui::app::{App, Arrival, Message};
 use groupscope::ui::keymap::{KeyCombo, Keymap};
-use groupscope::ui::search::Filter;
+use groupscope::ui::search::{Compiler, Filter};
 use groupscope::ui::status::LoadState;
 use groupscope::ui::theme::Theme;
 use groupscope::ui::tree::{GroupSort, TreePane};
@@ -418,16 +418,19 @@ fn main() {
         100.0,
     );
     // Typing a query: the key applies at once; the filter arrives later and narrows the tree.
+    // As on the search thread, each query is compiled knowing the last (`Compiler`), so after
+    // the first character only what still matched is looked at again.
     let mut typed = Vec::new();
     let mut applied = Vec::new();
     step(&mut app, &mut term, key("/"));
     let mut query = String::new();
+    let mut compiler = Compiler::default();
     for c in "lumen".chars() {
         typed.push(step(&mut app, &mut term, key(&c.to_string())));
         query.push(c);
         let model = app.filter_model().expect("model");
         let t = Instant::now();
-        let filter = Filter::new(&model, &query);
+        let filter = compiler.compile(&model, &query);
         step(&mut app, &mut term, Message::Filtered(Box::new(filter)));
         applied.push(t.elapsed());
     }

@@ -27,7 +27,7 @@ use super::clipboard::{Clipboard, Osc52Clipboard};
 use super::compose::ComposeSetup;
 use super::jobs::{ComposeJobs, Post, SharedTransport, load_with_composed};
 use super::keymap::Keymap;
-use super::search::Filter;
+use super::search::Compiler;
 use super::status::{Level, LoadState};
 use super::terminal::{TerminalGuard, TerminalOptions};
 use super::theme::Theme;
@@ -124,8 +124,10 @@ pub fn run(options: RunOptions) -> io::Result<()> {
         let result = source::read_raw(model.sources(), origin).map_err(|e| e.to_string());
         Message::Raw(origin, result)
     });
-    let search = Latest::spawn(tx.clone(), |(model, query): (Arc<Model>, String)| {
-        Message::Filtered(Box::new(Filter::new(&model, &query)))
+    // Typing narrows: each query is compiled knowing the last one.
+    let mut compiler = Compiler::default();
+    let search = Latest::spawn(tx.clone(), move |(model, query): (Arc<Model>, String)| {
+        Message::Filtered(Box::new(compiler.compile(&model, &query)))
     });
     let mut clipboard = Osc52Clipboard::stdout();
 
@@ -320,7 +322,10 @@ struct Latest<J> {
 }
 
 impl<J: Send + 'static> Latest<J> {
-    fn spawn(tx: Sender<Message>, work: impl Fn(J) -> Message + Send + 'static) -> Latest<J> {
+    fn spawn(
+        tx: Sender<Message>,
+        mut work: impl FnMut(J) -> Message + Send + 'static,
+    ) -> Latest<J> {
         let slot: Arc<(Mutex<Option<J>>, Condvar)> = Arc::new((Mutex::new(None), Condvar::new()));
         let worker = slot.clone();
         thread::spawn(move || {
