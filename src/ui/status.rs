@@ -90,9 +90,15 @@ pub fn progress_text(p: Option<&LoadProgress>) -> String {
     } else {
         String::new()
     };
+    // The file's name: a long path would push the counts (and what the tree shows) off the
+    // line; the summary names the whole path once loaded.
+    let name = p.path.file_name().map_or_else(
+        || p.path.display().to_string(),
+        |n| n.to_string_lossy().into_owned(),
+    );
     format!(
         "loading {}{of}{pct} · {} events · {} problems",
-        safe(&p.path.display().to_string()),
+        safe(&name),
         thousands(p.events),
         thousands(p.problems)
     )
@@ -192,6 +198,14 @@ mod tests {
         };
         assert_eq!(
             progress_text(Some(&p)),
+            "loading a.jsonl (1/2) 25% · 1,200 events · 1 problems"
+        );
+        let deep = LoadProgress {
+            path: "/very/long/path/to/the/exports/of/2024/a.jsonl".into(),
+            ..p
+        };
+        assert_eq!(
+            progress_text(Some(&deep)),
             "loading a.jsonl (1/2) 25% · 1,200 events · 1 problems"
         );
         let m = crate::ui::testdata::model();
