@@ -7,8 +7,9 @@
 #   bash benches/run.sh --quick         # 10k events, no peers, one run: the CI smoke test
 #   bash benches/run.sh --explorer      # the explorer: `cargo bench --bench explorer` (frames, keys,
 #                                       # search on TestBackend) and the real binary in tmux (first
-#                                       # frame, first partial tree, full model); 1M events over
-#                                       # 100k groups (--groups N to change)
+#                                       # frame, first partial tree, full model) on the same data:
+#                                       # --users = events and --groups = 3 x events for the
+#                                       # generator, which makes ~120k groups and ~620k users of 1M
 #
 # Data comes from ../shared/bench/gen_events.py (seed 1, 10% identify), cached under
 # target/bench-data. Peers: DuckDB from PyPI in target/bench-venv; jq, sqlite3 and /usr/bin/time
@@ -19,7 +20,6 @@ ROOT=$(pwd)
 EVENTS=1000000
 RUNS=5
 MODE=peers
-EX_GROUPS=100000
 while [ $# -gt 0 ]; do
   case "$1" in
     --events) EVENTS=$2; shift 2 ;;
@@ -27,7 +27,6 @@ while [ $# -gt 0 ]; do
     --quick) MODE=quick; EVENTS=10000; RUNS=1; shift ;;
     --scaling) MODE=scaling; shift ;;
     --explorer) MODE=explorer; shift ;;
-    --groups) EX_GROUPS=$2; shift 2 ;;
     *) echo "unknown option $1" >&2; exit 2 ;;
   esac
 done
@@ -40,11 +39,14 @@ mkdir -p "$DATA"
 cargo build --release --quiet
 BIN="$TARGET/release/groupscope"
 
-gen() { # gen N FORMAT [GROUPS] -> path (the explorer bench names its data the same way)
-  local n=$1 fmt=$2 groups=${3:-} ext
+gen() { # gen N FORMAT [USERS GROUPS] -> path (the explorer bench names its data the same way)
+  local n=$1 fmt=$2 users=${3:-} groups=${4:-} ext
   case "$fmt" in jsonl) ext=jsonl ;; jsonl.gz) ext=jsonl.gz ;; warehouse-sqlite) ext=db ;; esac
   local out="$DATA/ev$n.$ext" more=()
-  if [ -n "$groups" ]; then out="$DATA/ev$n-g$groups.$ext"; more=(--groups "$groups"); fi
+  if [ -n "$groups" ]; then
+    out="$DATA/ev$n-u$users-g$groups.$ext"
+    more=(--users "$users" --groups "$groups")
+  fi
   if [ ! -s "$out" ]; then
     python3 "$GEN" --events "$n" "${more[@]}" --identify-fraction 0.1 --seed 1 --format "$fmt" --out "$out.tmp" 2>/dev/null
     mv "$out.tmp" "$out"
@@ -81,9 +83,9 @@ if [ "$MODE" = quick ]; then
 fi
 
 if [ "$MODE" = explorer ]; then
-  F=$(gen "$EVENTS" jsonl "$EX_GROUPS")
+  F=$(gen "$EVENTS" jsonl "$EVENTS" $((EVENTS * 3)))
   echo "machine: $(nproc) cores; load: $(cut -d' ' -f1-3 /proc/loadavg)"
-  GROUPSCOPE_BENCH_EVENTS=$EVENTS GROUPSCOPE_BENCH_GROUPS=$EX_GROUPS cargo bench --quiet --bench explorer
+  GROUPSCOPE_BENCH_EVENTS=$EVENTS cargo bench --quiet --bench explorer
   echo
   need_tool tmux tmux || { echo "tmux missing: the real-terminal timing is skipped" >&2; exit 0; }
   python3 benches/explorer_tmux.py "$BIN" "$F" --runs "$RUNS"
