@@ -1,30 +1,29 @@
 //! The explorer's responsiveness on a big model: `cargo bench --bench explorer`.
 //!
 //! Loads generated data (default 1,000,000 events, made by `../shared/bench/gen_events.py` and
-//! cached under `target/bench-data`) with the progressive
-//! loader the explorer uses, drives `ui::app::App` on ratatui's `TestBackend` at 120x40 as the
-//! event loop does (message, settle, draw) and prints medians for: the first frame of a loading
-//! explorer; each partial model and the final one arriving (building it on the loader's
-//! thread, and the UI's part: carrying the tree over and drawing); a key press to the next
-//! frame (down, page down, top/bottom, expanding and collapsing the biggest group, switching
-//! views, cycling the sort, typing a search character), also while the tree is still filling;
-//! and a search over every group: compiling the query (`ui::search::Filter::new`, off the UI
-//! thread in the real loop) plus the first frame of the narrowed tree.
+//! cached under `target/bench-data`) with the progressive loader the explorer uses, on a
+//! thread of its own as in the explorer, and drives `ui::app::App` on ratatui's `TestBackend`
+//! at 120x40 as the event loop does (message, settle, draw). It prints medians for: the first
+//! frame of a loading explorer; each partial model and the final one arriving (building it on
+//! the loader's thread, and the UI's part: carrying the tree over and drawing); a key press to
+//! the next frame (down, page down, top/bottom, expanding and collapsing the biggest group,
+//! switching views, cycling the sort, typing a search character), also while the tree is still
+//! filling; and a search over every group: compiling the query (off the UI thread in the real
+//! loop) plus the first frame of the narrowed tree.
 //!
 //! The generator picks each user's groups from a Zipf-like spread over `--groups`, so the groups
 //! that appear are far fewer than that; by default `--users` is the number of events and
-//! `--groups` three times it, which gives a model of about 120,000 groups (and 585,000 users)
+//! `--groups` three times it, which gives a model of about 120,000 groups (and 620,000 users)
 //! for a million events: the size the explorer is meant to stay smooth at.
 //!
 //! Environment: `GROUPSCOPE_BENCH_EVENTS`, `GROUPSCOPE_BENCH_USERS` and
 //! `GROUPSCOPE_BENCH_GROUPS` change the size, `GROUPSCOPE_GEN` points at gen_events.py when the
 //! checkout is not beside `shared/`.
 
-use std::cell::RefCell;
 use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::Arc;
+use std::sync::{Arc, mpsc};
 use std::time::{Duration, Instant};
 
 use groupscope::source::{LoadOptions, LoadProgress, load_progressive};
@@ -200,55 +199,82 @@ struct Loaded {
     load: Duration,
 }
 
-/// Loads `path` as the explorer does, showing each partial model; between them the user opens
-/// the first group and moves about, so carrying the tree over has work to do.
+/// What the loader thread posts.
+enum Posted {
+    Progress(LoadProgress),
+    /// A partial model and how long building it (and its tree pane) took.
+    Partial(Arrival, Duration),
+    /// The final model, how long its tree pane took, and the whole load.
+    Last(Arrival, Duration, Duration),
+}
+
+/// Loads `path` as the explorer does: on a thread of its own (so memory is allocated, and
+/// replaced models freed, where the explorer does it), posting progress and partial models to
+/// this thread, which shows them; after each the user moves about (the first time opening the
+/// first group), so carrying the tree over has work to do.
 fn load_progressively(path: &Path) -> Loaded {
-    let app = RefCell::new(new_app());
-    let term = RefCell::new(terminal());
-    let latest: RefCell<Option<LoadProgress>> = RefCell::new(None);
+    let (tx, rx) = mpsc::channel();
+    let path = path.to_path_buf();
+    let loader = std::thread::spawn(move || {
+        let started = Instant::now();
+        let mut last = Instant::now();
+        let partial_tx = tx.clone();
+        let model = load_progressive(
+            std::slice::from_ref(&path),
+            &LoadOptions::default(),
+            &mut |p| {
+                if last.elapsed() >= Duration::from_millis(50) {
+                    last = Instant::now();
+                    let _ = tx.send(Posted::Progress(p.clone()));
+                }
+            },
+            &mut |builder| {
+                let t = Instant::now();
+                let arrival = Arrival::new(Arc::new(builder.partial()));
+                let _ = partial_tx.send(Posted::Partial(arrival, t.elapsed()));
+                ControlFlow::Continue(())
+            },
+        )
+        .expect("load the generated data");
+        let t = Instant::now();
+        let arrival = Arrival::from(model);
+        let _ = partial_tx.send(Posted::Last(arrival, t.elapsed(), started.elapsed()));
+    });
+    let (mut app, mut term) = (new_app(), terminal());
     let mut partials = Vec::new();
     let mut keys_loading = Vec::new();
-    let started = Instant::now();
-    let model = load_progressive(
-        std::slice::from_ref(&path.to_path_buf()),
-        &LoadOptions::default(),
-        &mut |p| *latest.borrow_mut() = Some(p.clone()),
-        &mut |builder| {
-            let t = Instant::now();
-            let arrival = Arrival::new(Arc::new(builder.partial()));
-            let built = t.elapsed();
-            let (app, term) = (&mut *app.borrow_mut(), &mut *term.borrow_mut());
-            if let Some(p) = latest.borrow_mut().take() {
-                step(app, term, Message::Progress(p));
+    for posted in rx {
+        match posted {
+            Posted::Progress(p) => {
+                step(&mut app, &mut term, Message::Progress(p));
             }
-            let events = arrival.model().counts().events;
-            let shown = step(app, term, Message::Partial(Box::new(arrival)));
-            partials.push((events, built, shown));
-            let moves = if partials.len() == 1 {
-                "enter j j enter j j j j pgdn"
-            } else {
-                "j j j pgdn pgup k"
-            };
-            keys_loading.extend(keys(app, term, moves));
-            ControlFlow::Continue(())
-        },
-    )
-    .expect("load the generated data");
-    let load = started.elapsed();
-    let (mut app, mut term) = (app.into_inner(), term.into_inner());
-    let t = Instant::now();
-    let arrival = Arrival::from(model);
-    let prepared = t.elapsed();
-    let last = step(&mut app, &mut term, Message::Loaded(Box::new(Ok(arrival))));
-    Loaded {
-        app,
-        term,
-        partials,
-        keys_loading,
-        prepared,
-        last,
-        load,
+            Posted::Partial(arrival, built) => {
+                let events = arrival.model().counts().events;
+                let shown = step(&mut app, &mut term, Message::Partial(Box::new(arrival)));
+                partials.push((events, built, shown));
+                let moves = if partials.len() == 1 {
+                    "enter j j enter j j j j pgdn"
+                } else {
+                    "j j j pgdn pgup k"
+                };
+                keys_loading.extend(keys(&mut app, &mut term, moves));
+            }
+            Posted::Last(arrival, prepared, load) => {
+                let last = step(&mut app, &mut term, Message::Loaded(Box::new(Ok(arrival))));
+                loader.join().expect("loader thread");
+                return Loaded {
+                    app,
+                    term,
+                    partials,
+                    keys_loading,
+                    prepared,
+                    last,
+                    load,
+                };
+            }
+        }
     }
+    panic!("the loader thread ended without a model");
 }
 
 fn main() {
