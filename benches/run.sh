@@ -5,6 +5,11 @@
 #   bash benches/run.sh --events 100000 # another size
 #   bash benches/run.sh --scaling       # groupscope alone at 10k, 100k, 1M (time and memory)
 #   bash benches/run.sh --quick         # 10k events, no peers, one run: the CI smoke test
+#   bash benches/run.sh --explorer      # the explorer: `cargo bench --bench explorer` (frames, keys,
+#                                       # search on TestBackend) and the real binary in tmux (first
+#                                       # frame, first partial tree, full model) on the same data:
+#                                       # --users = events and --groups = 3 x events for the
+#                                       # generator, which makes ~120k groups and ~620k users of 1M
 #
 # Data comes from ../shared/bench/gen_events.py (seed 1, 10% identify), cached under
 # target/bench-data. Peers: DuckDB from PyPI in target/bench-venv; jq, sqlite3 and /usr/bin/time
@@ -21,23 +26,29 @@ while [ $# -gt 0 ]; do
     --runs) RUNS=$2; shift 2 ;;
     --quick) MODE=quick; EVENTS=10000; RUNS=1; shift ;;
     --scaling) MODE=scaling; shift ;;
+    --explorer) MODE=explorer; shift ;;
     *) echo "unknown option $1" >&2; exit 2 ;;
   esac
 done
 
 # GROUPSCOPE_GEN points at gen_events.py when the checkout is not beside shared/.
 GEN="${GROUPSCOPE_GEN:-$ROOT/../shared/bench/gen_events.py}"
-DATA="$ROOT/target/bench-data"
+TARGET="${CARGO_TARGET_DIR:-$ROOT/target}"
+DATA="$TARGET/bench-data"
 mkdir -p "$DATA"
 cargo build --release --quiet
-BIN="$ROOT/target/release/groupscope"
+BIN="$TARGET/release/groupscope"
 
-gen() { # gen N FORMAT -> path
-  local n=$1 fmt=$2 ext
+gen() { # gen N FORMAT [USERS GROUPS] -> path (the explorer bench names its data the same way)
+  local n=$1 fmt=$2 users=${3:-} groups=${4:-} ext
   case "$fmt" in jsonl) ext=jsonl ;; jsonl.gz) ext=jsonl.gz ;; warehouse-sqlite) ext=db ;; esac
-  local out="$DATA/ev$n.$ext"
+  local out="$DATA/ev$n.$ext" more=()
+  if [ -n "$groups" ]; then
+    out="$DATA/ev$n-u$users-g$groups.$ext"
+    more=(--users "$users" --groups "$groups")
+  fi
   if [ ! -s "$out" ]; then
-    python3 "$GEN" --events "$n" --identify-fraction 0.1 --seed 1 --format "$fmt" --out "$out.tmp" 2>/dev/null
+    python3 "$GEN" --events "$n" "${more[@]}" --identify-fraction 0.1 --seed 1 --format "$fmt" --out "$out.tmp" 2>/dev/null
     mv "$out.tmp" "$out"
   fi
   echo "$out"
@@ -70,6 +81,16 @@ if [ "$MODE" = quick ]; then
   else
     echo "benchmark smoke run: ok ($EVENTS events: jsonl, gzip, warehouse; no import in this build)"
   fi
+  exit 0
+fi
+
+if [ "$MODE" = explorer ]; then
+  F=$(gen "$EVENTS" jsonl "$EVENTS" $((EVENTS * 3)))
+  echo "machine: $(nproc) cores; load: $(cut -d' ' -f1-3 /proc/loadavg)"
+  GROUPSCOPE_BENCH_EVENTS=$EVENTS cargo bench --quiet --bench explorer
+  echo
+  need_tool tmux tmux || { echo "tmux missing: the real-terminal timing is skipped" >&2; exit 0; }
+  python3 benches/explorer_tmux.py "$BIN" "$F" --runs "$RUNS"
   exit 0
 fi
 

@@ -93,6 +93,12 @@ impl Interner {
         self.hashes.get(sym.0 as usize).copied().unwrap_or_default()
     }
 
+    /// Every string back to back, and each symbol's `(start, len)` in it, in symbol order (the
+    /// starts ascend): for reading all strings front to back at once.
+    pub fn table(&self) -> (&str, &[(u32, u32)]) {
+        (&self.bytes, &self.spans)
+    }
+
     /// How many strings are interned.
     pub fn len(&self) -> usize {
         self.spans.len()

@@ -246,6 +246,22 @@ impl Model {
         self.strings.get(sym)
     }
 
+    /// The symbol of `text`, if the model holds it.
+    pub fn sym(&self, text: &str) -> Option<Sym> {
+        self.strings.lookup(text)
+    }
+
+    /// How many strings are interned; every [`Sym`] is below it.
+    pub fn string_count(&self) -> usize {
+        self.strings.len()
+    }
+
+    /// Every interned string back to back, and each symbol's `(start, len)` in it, in symbol
+    /// order (the starts ascend): search reads them all front to back at once.
+    pub fn string_table(&self) -> (&str, &[(u32, u32)]) {
+        self.strings.table()
+    }
+
     /// The inputs the model was built from.
     pub fn sources(&self) -> &[SourceInfo] {
         &self.sources

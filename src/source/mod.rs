@@ -255,12 +255,37 @@ fn load_with_partials(
     options: &LoadOptions,
     progress: &mut dyn FnMut(&LoadProgress),
     on_partial: &mut dyn FnMut(&ModelBuilder) -> ControlFlow<()>,
-    (first, growth): (u64, u64),
+    schedule: (u64, u64),
 ) -> Result<Model, LoadError> {
     let mut builder = ModelBuilder::new();
+    partials_into(&mut builder, paths, options, progress, on_partial, schedule)?;
+    Ok(builder.finish())
+}
+
+/// Like [`load_progressive`], adding to an existing builder and leaving it unfinished, so more
+/// (the explorer's composed calls) can join before the model is made.
+pub fn load_progressive_into(
+    builder: &mut ModelBuilder,
+    paths: &[PathBuf],
+    options: &LoadOptions,
+    progress: &mut dyn FnMut(&LoadProgress),
+    on_partial: &mut dyn FnMut(&ModelBuilder) -> ControlFlow<()>,
+) -> Result<(), LoadError> {
+    let schedule = (PARTIAL_FIRST, PARTIAL_GROWTH);
+    partials_into(builder, paths, options, progress, on_partial, schedule)
+}
+
+fn partials_into(
+    builder: &mut ModelBuilder,
+    paths: &[PathBuf],
+    options: &LoadOptions,
+    progress: &mut dyn FnMut(&LoadProgress),
+    on_partial: &mut dyn FnMut(&ModelBuilder) -> ControlFlow<()>,
+    (first, growth): (u64, u64),
+) -> Result<(), LoadError> {
     let mut next = first;
     let mut offering = true;
-    load_sources(&mut builder, paths, options, &mut |p, b| {
+    load_sources(builder, paths, options, &mut |p, b| {
         progress(p);
         let events = b.counts().events;
         if offering && events >= next {
@@ -269,8 +294,7 @@ fn load_with_partials(
                 next = next.saturating_mul(growth.max(2));
             }
         }
-    })?;
-    Ok(builder.finish())
+    })
 }
 
 /// Progress as the loaders report it: with the builder, for partial models.

@@ -11,7 +11,10 @@ use crate::model::{Model, Origin};
 use crate::source::{LoadError, LoadProgress};
 
 mod compose;
+mod load;
 mod view;
+
+pub use load::Arrival;
 
 use super::action::Action;
 use super::compose::{ComposeSetup, Composer, system_clock};
@@ -35,8 +38,10 @@ pub enum Message {
     Resize,
     /// The loader made progress.
     Progress(LoadProgress),
+    /// The loader read part of the input: the model of what it read so far.
+    Partial(Box<Arrival>),
     /// The loader finished.
-    Loaded(Box<Result<Model, LoadError>>),
+    Loaded(Box<Result<Arrival, LoadError>>),
     /// A raw call was read (or failed).
     Raw(Origin, Result<String, String>),
     /// A search query was compiled.
@@ -104,6 +109,10 @@ pub struct App {
     /// The load in progress was asked for by composing: its outcome message stays in the
     /// status bar rather than the input's problems.
     quiet_reload: bool,
+    /// The model shown is a partial one: the load that made it is still running.
+    partial: bool,
+    /// A newer model, shown once the active query is compiled for it.
+    incoming: Option<load::Incoming>,
 }
 
 impl App {
@@ -136,6 +145,8 @@ impl App {
             composer: Composer::new(ComposeSetup::default(), system_clock),
             reveal: None,
             quiet_reload: false,
+            partial: false,
+            incoming: None,
         }
     }
 
@@ -205,6 +216,7 @@ impl App {
                     self.load = LoadState::Loading(Some(p));
                 }
             }
+            Message::Partial(arrival) => self.on_partial(*arrival),
             Message::Loaded(result) => self.on_loaded(*result),
             Message::Raw(origin, result) => {
                 if let Some(model) = &self.model {
@@ -215,15 +227,7 @@ impl App {
                     self.detail.raw_arrived(model, origin, raw);
                 }
             }
-            Message::Filtered(filter) => {
-                // Only the answer to the query as it stands now is wanted.
-                if self.search.text == filter.query()
-                    && let (Some(model), Some(tree)) = (&self.model, &mut self.tree)
-                {
-                    tree.apply_filter(model, Some(&filter));
-                    self.filter = Some(*filter);
-                }
-            }
+            Message::Filtered(filter) => self.on_filtered(*filter),
             Message::Tick => self.ticks += 1,
             Message::Paste(text) => self.on_paste(&text),
             Message::Job(reply) => self.on_job(*reply),
@@ -240,36 +244,6 @@ impl App {
             }
         }
         std::mem::take(&mut self.effects)
-    }
-
-    fn on_loaded(&mut self, result: Result<Model, LoadError>) {
-        match result {
-            Ok(model) => {
-                let problems = model.problems();
-                // A message already shown (a config warning, drafts to reopen, the outcome
-                // of a send) matters more; the summary counts the problems anyway.
-                let quiet =
-                    std::mem::take(&mut self.quiet_reload) || self.status.message().is_some();
-                if let Some(first) = problems.first().filter(|_| !quiet) {
-                    let at = crate::model::problem_label(model.sources(), first);
-                    self.status.set(
-                        format!("first problem at {at}: {}", first.error),
-                        Level::Warning,
-                    );
-                }
-                self.tree = Some(TreePane::new(&model));
-                self.detail.clear();
-                self.filter = None;
-                self.search.clear();
-                self.model = Some(Arc::new(model));
-                self.load = LoadState::Loaded;
-                if let Some(group) = self.reveal.take() {
-                    self.reveal_group(&group);
-                }
-            }
-            // The status bar shows the failure from the load state; no second copy.
-            Err(e) => self.load = LoadState::Failed(e.to_string()),
-        }
     }
 
     fn on_key(&mut self, key: KeyEvent) {
@@ -311,6 +285,7 @@ impl App {
         if self.search.text.is_empty() {
             self.filter = None;
             tree.apply_filter(model, None);
+            self.install_incoming();
         } else {
             self.effects.push(Effect::Filter(self.search.text.clone()));
         }
@@ -444,7 +419,7 @@ impl App {
             Action::ViewUsers => pane.set_view(View::Users),
             Action::ViewGroups => pane.set_view(View::Groups),
             Action::Sort => {
-                let sort = pane.cycle_sort(model);
+                let sort = pane.cycle_sort();
                 pane.set_view(View::Groups);
                 self.status
                     .set(format!("groups sorted by {}", sort.label()), Level::Info);

@@ -192,6 +192,18 @@ impl DetailPane {
         };
     }
 
+    /// Shows `node` of a new model of the same input in place of what was shown (the same
+    /// thing, renumbered), keeping the scroll position and a raw call already read.
+    pub fn remap(&mut self, model: &Model, node: Option<Node>) {
+        match node {
+            Some(node) => {
+                self.node = Some(node);
+                self.rebuild(model);
+            }
+            None => self.clear(),
+        }
+    }
+
     /// Forgets what is shown.
     pub fn clear(&mut self) {
         *self = DetailPane::default();

@@ -37,6 +37,8 @@ mod scripted;
 #[cfg(test)]
 mod scripted_compose;
 #[cfg(test)]
+mod scripted_load;
+#[cfg(test)]
 mod send_answers;
 #[cfg(test)]
 mod testdata;

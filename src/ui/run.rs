@@ -7,7 +7,9 @@
 //! calls reads only the last, and typing fast compiles only the last query), and composing's
 //! jobs ([`super::jobs`]: saving drafts, sending, the outbox).
 
+use std::cell::Cell;
 use std::io;
+use std::ops::ControlFlow;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, RecvTimeoutError, Sender};
@@ -17,16 +19,16 @@ use std::time::{Duration, Instant};
 
 use ratatui::crossterm::event::{self, Event, KeyEventKind};
 
-use crate::model::{Model, Origin};
+use crate::model::{Model, ModelBuilder, Origin};
 use crate::send::RetryPolicy;
-use crate::source::{self, LoadOptions};
+use crate::source::{self, LoadOptions, LoadProgress};
 
-use super::app::{App, Effect, Message};
+use super::app::{App, Arrival, Effect, Message};
 use super::clipboard::{Clipboard, Osc52Clipboard};
 use super::compose::ComposeSetup;
 use super::jobs::{ComposeJobs, Post, SharedTransport, load_with_composed};
 use super::keymap::Keymap;
-use super::search::Filter;
+use super::search::Compiler;
 use super::status::{Level, LoadState};
 use super::terminal::{self, TerminalGuard, TerminalOptions};
 use super::theme::Theme;
@@ -103,6 +105,7 @@ pub fn run(options: RunOptions) -> io::Result<()> {
             &paths,
             composed(&paths, store.as_ref()),
             options.threads,
+            app.wants_partials(),
             tx.clone(),
         )
     });
@@ -122,8 +125,10 @@ pub fn run(options: RunOptions) -> io::Result<()> {
         let result = source::read_raw(model.sources(), origin).map_err(|e| e.to_string());
         Message::Raw(origin, result)
     });
-    let search = Latest::spawn(tx.clone(), |(model, query): (Arc<Model>, String)| {
-        Message::Filtered(Box::new(Filter::new(&model, &query)))
+    // Typing narrows: each query is compiled knowing the last one.
+    let mut compiler = Compiler::default();
+    let search = Latest::spawn(tx.clone(), move |(model, query): (Arc<Model>, String)| {
+        Message::Filtered(Box::new(compiler.compile(&model, &query)))
     });
     let mut clipboard = Osc52Clipboard::stdout();
 
@@ -181,7 +186,7 @@ pub fn run(options: RunOptions) -> io::Result<()> {
                     }
                 }
                 Effect::Filter(query) => {
-                    if let Some(model) = app.shared_model() {
+                    if let Some(model) = app.filter_model() {
                         search.request((model, query));
                     }
                 }
@@ -201,7 +206,14 @@ pub fn run(options: RunOptions) -> io::Result<()> {
                         paths = vec![s.clone()];
                     }
                     let composed = composed(&paths, store.as_ref());
-                    loader = Some(Loader::spawn(&paths, composed, options.threads, tx.clone()));
+                    let partials = app.wants_partials();
+                    loader = Some(Loader::spawn(
+                        &paths,
+                        composed,
+                        options.threads,
+                        partials,
+                        tx.clone(),
+                    ));
                 }
             }
             dirty = true;
@@ -283,7 +295,9 @@ fn spawn_input(tx: Sender<Message>) {
     });
 }
 
-/// A background load.
+/// A background load. While no complete model is shown it also posts partial models (offered
+/// on [`source::load_progressive`]'s schedule, built on the loader's thread while the
+/// [`PartialPlan`] finds them worth it), so the tree fills as data arrives.
 struct Loader {
     cancel: Arc<AtomicBool>,
     done: Arc<AtomicBool>,
@@ -294,6 +308,7 @@ impl Loader {
         paths: &[PathBuf],
         composed: Option<PathBuf>,
         threads: Option<usize>,
+        partials: bool,
         tx: Sender<Message>,
     ) -> Loader {
         let mut options = LoadOptions::default();
@@ -306,16 +321,45 @@ impl Loader {
         let finished = done.clone();
         thread::spawn(move || {
             let mut last = Instant::now() - PROGRESS_EVERY;
-            let result = load_with_composed(&paths, composed.as_deref(), &options, &mut |p| {
+            let progress_tx = tx.clone();
+            let read = Cell::new(None);
+            let mut progress = |p: &LoadProgress| {
+                read.set(fraction_read(p));
                 if last.elapsed() >= PROGRESS_EVERY {
                     last = Instant::now();
-                    let _ = tx.send(Message::Progress(p.clone()));
+                    let _ = progress_tx.send(Message::Progress(p.clone()));
                 }
-            });
+            };
+            let cancel = options.cancel.clone();
+            let mut plan = PartialPlan::new(Instant::now());
+            let mut partial = |builder: &ModelBuilder| {
+                if !partials || cancel.load(Ordering::Relaxed) {
+                    return ControlFlow::Break(());
+                }
+                let events = builder.counts().events;
+                let started = Instant::now();
+                if !plan.worth(events, read.get(), started) {
+                    return ControlFlow::Continue(());
+                }
+                let arrival = Arrival::new(Arc::new(builder.partial()));
+                plan.built(events, started.elapsed());
+                // The loop has ended when this fails: no more partial models.
+                match tx.send(Message::Partial(Box::new(arrival))) {
+                    Ok(()) => ControlFlow::Continue(()),
+                    Err(_) => ControlFlow::Break(()),
+                }
+            };
+            let result = load_with_composed(
+                &paths,
+                composed.as_deref(),
+                &options,
+                &mut progress,
+                &mut partial,
+            );
             finished.store(true, Ordering::Relaxed);
             // A cancelled load was replaced; its result is not wanted.
             if !options.cancel.load(Ordering::Relaxed) {
-                let _ = tx.send(Message::Loaded(Box::new(result)));
+                let _ = tx.send(Message::Loaded(Box::new(result.map(Arrival::from))));
             }
         });
         Loader { cancel, done }
@@ -330,6 +374,57 @@ impl Loader {
     }
 }
 
+/// How far through its inputs a load is (0 to 1), when the sizes are known.
+fn fraction_read(p: &LoadProgress) -> Option<f64> {
+    let total = p.bytes_total.filter(|&t| t > 0)?;
+    let within = p.bytes_done.min(total) as f64 / total as f64;
+    Some((p.source as f64 + within) / p.sources.max(1) as f64)
+}
+
+/// Whether a partial model is worth building. Building one costs about as long as finishing
+/// that many events and holds the load up meanwhile, so near the end of the input the full
+/// model is shown sooner without it: one is built only while the reading left is expected to
+/// take at least twice as long as building it (judged from the last one built).
+struct PartialPlan {
+    started: Instant,
+    /// Time spent building partial models.
+    spent: Duration,
+    /// Events in the last one built and what it cost.
+    last: Option<(u64, Duration)>,
+}
+
+impl PartialPlan {
+    fn new(started: Instant) -> PartialPlan {
+        PartialPlan {
+            started,
+            spent: Duration::ZERO,
+            last: None,
+        }
+    }
+
+    /// Whether to build a partial model of `events` events at `now`, `read` (0 to 1, when
+    /// known) of the way through the input.
+    fn worth(&self, events: u64, read: Option<f64>, now: Instant) -> bool {
+        let (Some((last_events, last_cost)), Some(read)) = (self.last, read) else {
+            return true;
+        };
+        if read <= 0.0 || read >= 1.0 {
+            return read <= 0.0;
+        }
+        let reading = now
+            .saturating_duration_since(self.started)
+            .saturating_sub(self.spent);
+        let left = reading.as_secs_f64() * (1.0 - read) / read;
+        let cost = last_cost.as_secs_f64() * events as f64 / last_events.max(1) as f64;
+        left >= 2.0 * cost
+    }
+
+    fn built(&mut self, events: u64, cost: Duration) {
+        self.spent += cost;
+        self.last = Some((events, cost));
+    }
+}
+
 /// A job slot with one worker thread: a new request replaces one that has not started, so
 /// only the latest of a burst (scrolling through calls, typing a query) is worked on.
 struct Latest<J> {
@@ -337,7 +432,10 @@ struct Latest<J> {
 }
 
 impl<J: Send + 'static> Latest<J> {
-    fn spawn(tx: Sender<Message>, work: impl Fn(J) -> Message + Send + 'static) -> Latest<J> {
+    fn spawn(
+        tx: Sender<Message>,
+        mut work: impl FnMut(J) -> Message + Send + 'static,
+    ) -> Latest<J> {
         let slot: Arc<(Mutex<Option<J>>, Condvar)> = Arc::new((Mutex::new(None), Condvar::new()));
         let worker = slot.clone();
         thread::spawn(move || {
@@ -371,5 +469,43 @@ impl<J: Send + 'static> Latest<J> {
             *pending = Some(job);
             ready.notify_one();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn partial_models_stop_when_the_full_one_is_near() {
+        let t0 = Instant::now();
+        let at = |ms: u64| t0 + Duration::from_millis(ms);
+        let mut plan = PartialPlan::new(t0);
+        // The first one is always built (nothing to judge by).
+        assert!(plan.worth(50_000, Some(0.05), at(350)));
+        plan.built(50_000, Duration::from_millis(180));
+        // A fifth read in 1.5 s (of which 0.18 s building): about 5.3 s of reading left,
+        // against about 0.7 s to build one four times the size.
+        assert!(plan.worth(200_000, Some(0.2), at(1_500)));
+        plan.built(200_000, Duration::from_millis(430));
+        // Four fifths read in 6.5 s: about 1.5 s left, against about 1.7 s to build: skipped.
+        assert!(!plan.worth(800_000, Some(0.8), at(6_500)));
+        // Sizes unknown (stdin): always.
+        assert!(plan.worth(800_000, None, at(6_500)));
+        let p = LoadProgress {
+            source: 1,
+            sources: 2,
+            bytes_done: 50,
+            bytes_total: Some(100),
+            ..LoadProgress::default()
+        };
+        assert_eq!(fraction_read(&p), Some(0.75));
+        assert_eq!(
+            fraction_read(&LoadProgress {
+                bytes_total: None,
+                ..p
+            }),
+            None
+        );
     }
 }

@@ -178,7 +178,7 @@ fn write_readme_screenshot() {
         &mut |_| {},
     )
     .expect("sample");
-    h.send(Message::Loaded(Box::new(Ok(model))));
+    h.send(Message::Loaded(Box::new(Ok(model.into()))));
     // Brightwave → Traits → plan: the plan's upgrade history.
     h.keys("enter j j enter j j j j j j j j j j j");
     let text = h.screen();

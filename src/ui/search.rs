@@ -5,12 +5,16 @@
 //! user), so narrowing the tree and highlighting rows stay cheap however big the input is.
 //! Matching is smart-case: a query with no capital letters ignores ASCII case.
 
-use std::cell::RefCell;
 use std::ops::Range;
 
 use memchr::memmem::Finder;
 
-use crate::model::{GroupId, Model, Sym, TraitEntry, UserId};
+use crate::model::{GroupId, Model, TraitEntry, UserId};
+
+mod compile;
+mod scan;
+
+pub use compile::Compiler;
 
 /// How a node relates to the query.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -45,71 +49,17 @@ pub struct Filter {
     matcher: Matcher,
     groups: Vec<GroupHit>,
     users: Vec<Hit>,
-    /// Per interned string: 0 unknown, 1 no match, 2 match (trait keys and values repeat a lot).
-    memo: RefCell<Vec<u8>>,
+    /// One bit per interned string: whether it contains the query.
+    strings: Vec<u64>,
+    /// Groups, users and events of the model it was compiled for (see [`Filter::fits`]).
+    shape: (usize, usize, u64),
 }
 
 impl Filter {
-    /// Compiles `query` against every group and user of `model`.
-    pub fn new(model: &Model, query: &str) -> Filter {
-        // Smart case: ASCII case is ignored unless the query has a capital letter.
-        let ignore_case = !query.chars().any(char::is_uppercase)
-            && query.bytes().any(|b| b.is_ascii_alphabetic());
-        let needle = if ignore_case {
-            query.to_ascii_lowercase().into_bytes()
-        } else {
-            query.as_bytes().to_vec()
-        };
-        let mut filter = Filter {
-            query: query.to_string(),
-            matcher: Matcher {
-                finder: Finder::new(&needle).into_owned(),
-                needle,
-                ignore_case,
-            },
-            groups: Vec::new(),
-            users: Vec::new(),
-            memo: RefCell::new(Vec::new()),
-        };
-        let user_direct = filter.users_matching(model);
-        filter.groups = (0..model.groups().len())
-            .map(|g| {
-                let g = GroupId(g as u32);
-                let group = model.group(g);
-                if filter.matches(model.str(group.id))
-                    || model.group_name(g).is_some_and(|n| filter.matches(&n))
-                {
-                    GroupHit::Direct
-                } else if group.traits.iter().any(|t| filter.trait_matches(model, t)) {
-                    GroupHit::Trait
-                } else if model
-                    .members(g)
-                    .iter()
-                    .any(|m| user_direct[m.user.0 as usize])
-                {
-                    GroupHit::Member
-                } else {
-                    GroupHit::None
-                }
-            })
-            .collect();
-        // A user is shown for its own ids, or for a group that matches by itself; not because
-        // some other member of one of its groups matched.
-        filter.users = (0..model.users().len())
-            .map(|u| {
-                if user_direct[u] {
-                    Hit::Direct
-                } else if model
-                    .user_groups(UserId(u as u32))
-                    .any(|m| filter.groups[m.group.0 as usize] >= GroupHit::Trait)
-                {
-                    Hit::Within
-                } else {
-                    Hit::None
-                }
-            })
-            .collect();
-        filter
+    /// Whether it was compiled for `model`. Models of one input loaded so far differ in how
+    /// many events they hold, so the counts tell a partial model from the next one.
+    pub fn fits(&self, model: &Model) -> bool {
+        self.shape == shape(model)
     }
 
     /// The query as typed.
@@ -146,8 +96,12 @@ impl Filter {
     }
 
     /// Whether a trait's key or current value matches.
-    pub fn trait_matches(&self, model: &Model, entry: &TraitEntry) -> bool {
-        self.sym_matches(model, entry.key) || self.sym_matches(model, entry.value)
+    pub fn trait_matches(&self, _model: &Model, entry: &TraitEntry) -> bool {
+        self.entry_matches(entry)
+    }
+
+    fn entry_matches(&self, entry: &TraitEntry) -> bool {
+        self.sym_matches(entry.key) || self.sym_matches(entry.value)
     }
 
     /// Groups that match or hold a match.
@@ -171,45 +125,15 @@ impl Filter {
         }
         out
     }
+}
 
-    /// `matches` for an interned string, remembered per symbol.
-    fn sym_matches(&self, model: &Model, sym: Sym) -> bool {
-        let i = sym.0 as usize;
-        if let Ok(memo) = self.memo.try_borrow()
-            && let Some(&known) = memo.get(i)
-            && known != 0
-        {
-            return known == 2;
-        }
-        let hit = self.matches(model.str(sym));
-        if let Ok(mut memo) = self.memo.try_borrow_mut() {
-            if memo.len() <= i {
-                memo.resize(i + 1, 0);
-            }
-            memo[i] = if hit { 2 } else { 1 };
-        }
-        hit
-    }
-
-    /// Which users' own ids match, checked on every core: each id is a separate string, so this
-    /// is the part of a search that grows with the input.
-    fn users_matching(&self, model: &Model) -> Vec<bool> {
-        let n = model.users().len();
-        let threads = std::thread::available_parallelism().map_or(1, |t| t.get());
-        let chunk = n.div_ceil(threads).max(4096);
-        let mut out = vec![false; n];
-        std::thread::scope(|scope| {
-            for (i, part) in out.chunks_mut(chunk).enumerate() {
-                let matcher = &self.matcher;
-                scope.spawn(move || {
-                    for (j, hit) in part.iter_mut().enumerate() {
-                        *hit = matcher.user_ids_match(model, UserId((i * chunk + j) as u32));
-                    }
-                });
-            }
-        });
-        out
-    }
+/// What [`Filter::fits`] compares.
+fn shape(model: &Model) -> (usize, usize, u64) {
+    (
+        model.groups().len(),
+        model.users().len(),
+        model.counts().events,
+    )
 }
 
 /// The query's bytes and a prebuilt searcher; shared by the threads that check user ids.
@@ -223,15 +147,6 @@ struct Matcher {
 impl Matcher {
     fn matches(&self, text: &str) -> bool {
         self.find(text.as_bytes(), 0).is_some()
-    }
-
-    fn user_ids_match(&self, model: &Model, id: UserId) -> bool {
-        let user = model.user(id);
-        user.user_id.is_some_and(|s| self.matches(model.str(s)))
-            || user
-                .anonymous_ids
-                .iter()
-                .any(|&a| self.matches(model.str(a)))
     }
 
     /// The first match at or after `from`. Folding ASCII case only keeps byte offsets valid.
@@ -309,6 +224,10 @@ mod tests {
     use super::*;
     use crate::ui::testdata::model;
 
+    fn group(m: &Model, id: &str) -> GroupId {
+        m.find_group(id).unwrap()
+    }
+
     #[test]
     fn smart_case_and_ranges() {
         let m = model();
@@ -350,6 +269,40 @@ mod tests {
         assert_eq!(f.user(bob), Hit::None);
         assert_eq!(f.group(globex), Hit::None);
         assert_eq!(f.group_count(), 1);
+
+        // Names are matched as text: escapes decoded, quotes only where the text has them.
+        let m = crate::ui::testdata::model_from(concat!(
+            r#"{"type":"group","messageId":"e1","userId":"u","groupId":"g-cafe","traits":{"name":"Caf\u00e9 \"Blue\"","plan":"x\u0079z"}}"#,
+            "\n",
+            r#"{"type":"group","messageId":"e2","userId":"v","groupId":"g-plain","traits":{"name":"Plain","motto":"say \"blue\""}}"#,
+            "\n",
+        ));
+        let (cafe, plain) = (group(&m, "g-cafe"), group(&m, "g-plain"));
+        let f = Filter::new(&m, "café");
+        assert_eq!((f.group(cafe), f.group(plain)), (Hit::Direct, Hit::None));
+        let f = Filter::new(&m, "\"blue\"");
+        assert_eq!((f.group(cafe), f.group(plain)), (Hit::Direct, Hit::Within));
+        let f = Filter::new(&m, "xyz");
+        assert_eq!((f.group(cafe), f.group(plain)), (Hit::Within, Hit::None));
+        let f = Filter::new(&m, "plain");
+        assert_eq!((f.group(cafe), f.group(plain)), (Hit::None, Hit::Direct));
+
+        // Typing narrows the last filter: the same answers as compiling afresh, through a
+        // switch to case-sensitive, escapes and quotes, and back to a shorter query.
+        let m = crate::ui::testdata::model_from(&format!(
+            "{}{}",
+            crate::ui::testdata::EVENTS,
+            r#"{"type":"group","messageId":"e1","userId":"u","groupId":"g-cafe","traits":{"name":"Caf\u00e9 \"Blue\""}}"#,
+        ));
+        let mut compiler = Compiler::default();
+        for q in [
+            "a", "ac", "acm", "acmE", "a", "c", "ca", "caf", "café", "\"", "\"b", "\"blue\"", "g-",
+        ] {
+            let (narrowed, fresh) = (compiler.compile(&m, q), Filter::new(&m, q));
+            assert_eq!(narrowed.strings, fresh.strings, "{q}");
+            assert_eq!(narrowed.groups, fresh.groups, "{q}");
+            assert_eq!(narrowed.users, fresh.users, "{q}");
+        }
 
         // Digits only: no case to fold.
         let f = Filter::new(&m, "2024");

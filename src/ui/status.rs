@@ -90,9 +90,15 @@ pub fn progress_text(p: Option<&LoadProgress>) -> String {
     } else {
         String::new()
     };
+    // The file's name: a long path would push the counts (and what the tree shows) off the
+    // line; the summary names the whole path once loaded.
+    let name = p.path.file_name().map_or_else(
+        || p.path.display().to_string(),
+        |n| n.to_string_lossy().into_owned(),
+    );
     format!(
         "loading {}{of}{pct} · {} events · {} problems",
-        safe(&p.path.display().to_string()),
+        safe(&name),
         thousands(p.events),
         thousands(p.problems)
     )
@@ -114,7 +120,8 @@ impl StatusBar {
         self.message.as_ref().map(|(t, l)| (t.as_str(), *l))
     }
 
-    /// Draws two lines: state and message, then `bottom` (hints or the search line).
+    /// Draws two lines: state and message, then `bottom` (hints or the search line). While
+    /// loading, `model` is the partial model shown, if any.
     pub fn draw(
         &self,
         frame: &mut Frame,
@@ -126,7 +133,16 @@ impl StatusBar {
     ) {
         let mut top: Vec<Span> = Vec::new();
         match (state, model) {
-            (LoadState::Loading(p), _) => top.push(Span::raw(progress_text(p.as_ref()))),
+            (LoadState::Loading(p), partial) => {
+                let mut text = progress_text(p.as_ref());
+                if let Some(m) = partial {
+                    text.push_str(&format!(
+                        " · showing the first {} events",
+                        thousands(m.counts().events)
+                    ));
+                }
+                top.push(Span::raw(text));
+            }
             (LoadState::Failed(e), _) => top.push(Span::styled(
                 format!("load failed: {}", safe(e)),
                 theme.error,
@@ -182,6 +198,14 @@ mod tests {
         };
         assert_eq!(
             progress_text(Some(&p)),
+            "loading a.jsonl (1/2) 25% · 1,200 events · 1 problems"
+        );
+        let deep = LoadProgress {
+            path: "/very/long/path/to/the/exports/of/2024/a.jsonl".into(),
+            ..p
+        };
+        assert_eq!(
+            progress_text(Some(&deep)),
             "loading a.jsonl (1/2) 25% · 1,200 events · 1 problems"
         );
         let m = crate::ui::testdata::model();

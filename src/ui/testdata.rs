@@ -41,6 +41,19 @@ pub const EVENTS: &str = concat!(
     "\n",
 );
 
+/// What a load reads after [`EVENTS`] (a partial model of `EVENTS` then the final one of both
+/// renumbers everything): a group and a user that sort first (the group on trial, as Acme is),
+/// a new member and plan for Acme,
+/// and an Acme call older than all others (its change goes first in the plan's history).
+pub const LATER: &str = concat!(
+    r#"{"type":"group","messageId":"m7","userId":"aaron","groupId":"g-aaa","timestamp":"2024-04-01T10:00:00Z","traits":{"name":"Aaa Ltd","plan":"free","tier_note":"trial"}}"#,
+    "\n",
+    r#"{"type":"group","messageId":"m8","userId":"carol","groupId":"g-acme","timestamp":"2024-04-02T11:00:00Z","traits":{"plan":"business"}}"#,
+    "\n",
+    r#"{"type":"group","messageId":"m9","userId":"bob","groupId":"g-acme","timestamp":"2023-12-01T08:00:00Z","traits":{"plan":"beta"}}"#,
+    "\n",
+);
+
 /// Builds a model from `text` as if it were a JSONL file called `events.jsonl`.
 pub fn model_from(text: &str) -> Model {
     let mut builder = ModelBuilder::new();
@@ -198,7 +211,7 @@ impl Harness {
     /// Loads the input and the store's composed calls again, as the loader would.
     fn reload(&mut self) {
         if let Some(model) = self.reloaded() {
-            self.send(Message::Loaded(Box::new(Ok(model))));
+            self.send(Message::Loaded(Box::new(Ok(model.into()))));
         }
     }
 
@@ -214,7 +227,7 @@ impl Harness {
     /// An app that loaded `text` (see [`model_from`]).
     pub fn loaded(text: &str) -> Harness {
         let mut h = Harness::new(LoadState::Loading(None));
-        h.send(Message::Loaded(Box::new(Ok(model_from(text)))));
+        h.send(Message::Loaded(Box::new(Ok(model_from(text).into()))));
         h
     }
 
@@ -243,8 +256,8 @@ impl Harness {
                         }
                     }
                     Effect::Filter(query) => {
-                        if let Some(model) = self.app.model() {
-                            let filter = Filter::new(model, query);
+                        if let Some(model) = self.app.filter_model() {
+                            let filter = Filter::new(&model, query);
                             self.app.update(Message::Filtered(Box::new(filter)));
                         }
                     }
@@ -263,7 +276,7 @@ impl Harness {
                 let reload = effect == Effect::Reload;
                 self.effects.push(effect);
                 if reload && let Some(model) = self.reloaded() {
-                    self.app.update(Message::Loaded(Box::new(Ok(model))));
+                    self.app.update(Message::Loaded(Box::new(Ok(model.into()))));
                 }
             }
             let posted: Vec<Message> = std::mem::take(&mut *self.posted.lock().expect("queue"));

@@ -5,12 +5,14 @@
 //! O(1); expanding or collapsing splices one range and fixes parent links in one pass.
 
 pub mod label;
+mod memory;
 mod pane;
 
 use crate::model::{CallId, GroupId, Model, UserId};
 
 use super::search::{Filter, Hit};
 
+pub use memory::{Key, TreeMemory};
 pub use pane::TreePane;
 
 /// The two top-level views.
@@ -45,6 +47,18 @@ pub enum GroupSort {
 }
 
 impl GroupSort {
+    /// Every order, in the cycle's order.
+    pub const ALL: [GroupSort; 3] = [GroupSort::Name, GroupSort::Members, GroupSort::LastChange];
+
+    /// Where it is in [`GroupSort::ALL`].
+    pub fn index(self) -> usize {
+        match self {
+            GroupSort::Name => 0,
+            GroupSort::Members => 1,
+            GroupSort::LastChange => 2,
+        }
+    }
+
     /// The next order in the cycle.
     pub fn next(self) -> GroupSort {
         match self {
@@ -514,22 +528,27 @@ impl Tree {
         false
     }
 
-    /// Puts top-level rows in `order` (a permutation of the current top-level nodes), keeping
-    /// every open subtree and the selected node.
-    pub fn reorder(&mut self, order: &[Node]) {
+    /// Puts the top-level group rows in `order` (every group, or a superset of those in the
+    /// list), keeping every open subtree and the selected node. No allocation per row: with
+    /// 100,000 groups this runs on a key press.
+    pub fn reorder(&mut self, order: &[GroupId]) {
         let selected = self.selected_node();
-        let mut blocks: std::collections::HashMap<Node, Vec<Row>> =
-            std::collections::HashMap::new();
+        let slots = order.iter().map(|g| g.0 as usize + 1).max().unwrap_or(0);
+        let mut blocks: Vec<(u32, u32)> = vec![(0, 0); slots];
         let mut i = 0;
         while i < self.rows.len() {
             let end = self.subtree_end(i);
-            blocks.insert(self.rows[i].node, self.rows[i..end].to_vec());
+            if let Node::Group(g) = self.rows[i].node
+                && let Some(block) = blocks.get_mut(g.0 as usize)
+            {
+                *block = (i as u32, end as u32);
+            }
             i = end;
         }
         let mut rows = Vec::with_capacity(self.rows.len());
-        for node in order {
-            if let Some(block) = blocks.remove(node) {
-                rows.extend(block);
+        for g in order {
+            if let Some(&(start, end)) = blocks.get(g.0 as usize) {
+                rows.extend_from_slice(&self.rows[start as usize..end as usize]);
             }
         }
         self.rows = rows;

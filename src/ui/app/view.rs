@@ -131,14 +131,13 @@ impl App {
             let hints = fit_hints(hints, status.width);
             hint_line(&hints, &self.theme)
         };
-        self.status.draw(
-            frame,
-            status,
-            &self.theme,
-            &self.load,
-            self.model.as_deref(),
-            bottom,
-        );
+        // While loading, only a partial model is news; a reload's old model is not.
+        let model = match self.load {
+            LoadState::Loading(_) if !self.partial => None,
+            _ => self.model.as_deref(),
+        };
+        self.status
+            .draw(frame, status, &self.theme, &self.load, model, bottom);
         if let Some(help) = &mut self.help {
             frame.render_stateful_widget(
                 HelpOverlay::new(&self.keymap, &self.theme),

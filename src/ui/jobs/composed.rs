@@ -1,6 +1,7 @@
 //! The calls composed in groupscope (sent, or kept locally) join the model as one more source,
 //! marked as such, so they show in the tree even while another input is browsed.
 
+use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 
 use crate::model::{Batch, CallMark, Model, ModelBuilder, Origin, SourceInfo, SourceKind};
@@ -8,15 +9,18 @@ use crate::source::{self, LoadError, LoadOptions, LoadProgress};
 use crate::store::{self, Store};
 
 /// Loads `paths`, then the calls composed in groupscope (sent or kept locally) from the store at
-/// `composed`, marked as such; see [`load_composed`].
+/// `composed`, marked as such; see [`load_composed`]. While `paths` are read, the builder is
+/// offered to `on_partial` on [`source::load_progressive`]'s schedule, so the tree can fill as
+/// data arrives.
 pub fn load_with_composed(
     paths: &[PathBuf],
     composed: Option<&Path>,
     options: &LoadOptions,
     progress: &mut dyn FnMut(&LoadProgress),
+    on_partial: &mut dyn FnMut(&ModelBuilder) -> ControlFlow<()>,
 ) -> Result<Model, LoadError> {
     let mut builder = ModelBuilder::new();
-    source::load_into(&mut builder, paths, options, progress)?;
+    source::load_progressive_into(&mut builder, paths, options, progress, on_partial)?;
     if let Some(path) = composed {
         // The explorer works without the store's calls; a broken store shows in the outbox.
         let _ = load_composed(&mut builder, path);

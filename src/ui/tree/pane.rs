@@ -6,19 +6,25 @@ use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Paragraph};
 
+use std::sync::Arc;
+
 use crate::model::{GroupId, Model};
 use crate::ui::search::Filter;
 use crate::ui::text::{Tone, push_highlighted};
 use crate::ui::theme::{NO_SELECTION_MARKER, SELECTION_MARKER, Theme};
 
-use super::{Ctx, GroupSort, Node, Tree, View, label::label};
+use super::{Ctx, GroupSort, Tree, View, label::label};
+
+/// Every group in each [`GroupSort`] order, made once per model (where the model is made, off
+/// the UI thread), so changing the order on a key press only moves rows.
+type Orders = Arc<[Vec<GroupId>; 3]>;
 
 /// Both views and what they share.
 #[derive(Debug, Clone)]
 pub struct TreePane {
     view: View,
     sort: GroupSort,
-    order: Vec<GroupId>,
+    orders: Orders,
     users: Tree,
     groups: Tree,
     /// The trees as they were before a filter narrowed them.
@@ -26,22 +32,75 @@ pub struct TreePane {
 }
 
 impl TreePane {
-    /// Both views of `model`, unfiltered, groups by name.
+    /// Both views of `model`, unfiltered, groups by name. Makes all three group orders, which
+    /// takes a while with 100,000 groups: build it off the UI thread when the model is big.
     pub fn new(model: &Model) -> TreePane {
         let sort = GroupSort::default();
-        let order = sort.order(model);
+        let orders: Orders = Arc::new(GroupSort::ALL.map(|s| s.order(model)));
         let ctx = Ctx {
             model,
             filter: None,
         };
+        let order = &orders[sort.index()];
         TreePane {
             view: View::Groups,
             sort,
-            users: Tree::new(ctx, View::Users, &order),
-            groups: Tree::new(ctx, View::Groups, &order),
-            order,
+            users: Tree::new(ctx, View::Users, order),
+            groups: Tree::new(ctx, View::Groups, order),
+            orders,
             saved: None,
         }
+    }
+
+    /// The groups in the order shown.
+    fn order(&self) -> &[GroupId] {
+        &self.orders[self.sort.index()]
+    }
+
+    /// `fresh` (the [`TreePane::new`] of `model`, another model of the same input than `old`,
+    /// the one this pane shows) with this pane's view and order, and its open rows, selections
+    /// and scroll positions carried over as far as they still exist. With `filter` (compiled
+    /// for `model`) the views are narrowed by it, at the positions the narrowed views had;
+    /// without, the views are as they were before any filter.
+    pub fn carried(
+        &self,
+        old: &Model,
+        fresh: TreePane,
+        model: &Model,
+        filter: Option<&Filter>,
+    ) -> TreePane {
+        let (users, groups) = match &self.saved {
+            Some((users, groups)) => (users, groups),
+            None => (&self.users, &self.groups),
+        };
+        let (users, groups) = (users.remember(old), groups.remember(old));
+        let ctx = Ctx {
+            model,
+            filter: None,
+        };
+        let fresh_sort = fresh.sort;
+        let mut pane = TreePane {
+            view: self.view,
+            sort: self.sort,
+            ..fresh
+        };
+        if pane.sort != fresh_sort {
+            pane.groups = Tree::new(ctx, View::Groups, pane.order());
+        }
+        pane.users.restore(ctx, &users);
+        pane.groups.restore(ctx, &groups);
+        if let Some(f) = filter {
+            pane.apply_filter(model, Some(f));
+            if self.saved.is_some() {
+                let ctx = Ctx {
+                    model,
+                    filter: Some(f),
+                };
+                pane.users.restore(ctx, &self.users.remember(old));
+                pane.groups.restore(ctx, &self.groups.remember(old));
+            }
+        }
+        pane
     }
 
     /// The view shown.
@@ -76,13 +135,13 @@ impl TreePane {
     }
 
     /// Moves to the next group order, keeping open rows and the selection.
-    pub fn cycle_sort(&mut self, model: &Model) -> GroupSort {
+    pub fn cycle_sort(&mut self) -> GroupSort {
         self.sort = self.sort.next();
-        self.order = self.sort.order(model);
-        let nodes: Vec<Node> = self.order.iter().map(|&g| Node::Group(g)).collect();
-        self.groups.reorder(&nodes);
+        let orders = self.orders.clone();
+        let order = &orders[self.sort.index()];
+        self.groups.reorder(order);
         if let Some((_, saved)) = &mut self.saved {
-            saved.reorder(&nodes);
+            saved.reorder(order);
         }
         self.sort
     }
@@ -92,15 +151,20 @@ impl TreePane {
     pub fn apply_filter(&mut self, model: &Model, filter: Option<&Filter>) {
         match filter {
             Some(f) => {
-                if self.saved.is_none() {
-                    self.saved = Some((self.users.clone(), self.groups.clone()));
-                }
                 let ctx = Ctx {
                     model,
                     filter: Some(f),
                 };
-                self.users = Tree::new(ctx, View::Users, &self.order);
-                self.groups = Tree::new(ctx, View::Groups, &self.order);
+                let users = Tree::new(ctx, View::Users, self.order());
+                let groups = Tree::new(ctx, View::Groups, self.order());
+                // The unfiltered trees move aside (no copy: 600,000 users are 15 MB of rows).
+                let unfiltered = (
+                    std::mem::replace(&mut self.users, users),
+                    std::mem::replace(&mut self.groups, groups),
+                );
+                if self.saved.is_none() {
+                    self.saved = Some(unfiltered);
+                }
             }
             None => {
                 if let Some((users, groups)) = self.saved.take() {

@@ -106,12 +106,8 @@ fn calls_are_newest_first_and_sorting_keeps_open_rows() {
         .collect();
     assert!(times.windows(2).all(|w| w[0] >= w[1]), "{times:?}");
     // Last change: globex (2024-03-06) before acme (2024-03-05); acme stays open.
-    let order: Vec<Node> = GroupSort::LastChange
-        .order(&m)
-        .into_iter()
-        .map(Node::Group)
-        .collect();
-    assert_eq!(order, vec![Node::Group(globex), Node::Group(acme)]);
+    let order = GroupSort::LastChange.order(&m);
+    assert_eq!(order, vec![globex, acme]);
     t.reorder(&order);
     assert_eq!(t.rows()[0].node, Node::Group(globex));
     assert_eq!(t.rows()[1].node, Node::Group(acme));
