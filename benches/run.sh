@@ -3,7 +3,7 @@
 #
 #   bash benches/run.sh                 # 1M events: groupscope vs DuckDB, sqlite3, jq (several minutes)
 #   bash benches/run.sh --events 100000 # another size
-#   bash benches/run.sh --scaling       # groupscope alone at 10k, 100k, 1M (time and memory)
+#   bash benches/run.sh --scaling       # groupscope alone at 10k, 100k, 1M, 3M (time and memory)
 #   bash benches/run.sh --quick         # 10k events, no peers, one run: the CI smoke test
 #   bash benches/run.sh --explorer      # the explorer: `cargo bench --bench explorer` (frames, keys,
 #                                       # search on TestBackend) and the real binary in tmux (first
@@ -96,7 +96,12 @@ fi
 
 JOBS="$DATA/jobs.json"
 if [ "$MODE" = scaling ]; then
-  python3 - "$JOBS" "$BIN" "$(gen 10000 jsonl)" "$(gen 100000 jsonl)" "$(gen 1000000 jsonl)" <<'PY'
+  FILES=("$(gen 10000 jsonl)" "$(gen 100000 jsonl)" "$(gen 1000000 jsonl)")
+  # 3M events (3 GB of JSONL) when they are cached or the disk has 8 GB to spare.
+  if [ -s "$DATA/ev3000000.jsonl" ] || [ "$(df -Pk "$DATA" | awk 'NR==2 {print $4}')" -gt $((8 * 1024 * 1024)) ]; then
+    FILES+=("$(gen 3000000 jsonl)")
+  fi
+  python3 - "$JOBS" "$BIN" "${FILES[@]}" <<'PY'
 import json, sys
 out, bin_, *files = sys.argv[1:]
 jobs = [{"name": f"stats {f.rsplit('/', 1)[-1]}", "commands": [{"name": "groupscope stats", "cmd": f"{bin_} stats {f}"}]} for f in files]
