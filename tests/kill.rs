@@ -3,6 +3,7 @@
 //! being sent must still be in the outbox and go out again with the same messageId, once.
 #![cfg(unix)]
 
+mod common;
 #[path = "support/http_server.rs"]
 mod http_server;
 
@@ -211,14 +212,7 @@ fn an_import_into_a_full_store_killed_at_random_points_adds_all_or_none() {
 const KEY: &str = "2KiLlTeStWrItEkEy";
 
 fn send_command(store: &Path, url: &str, args: &[&str]) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_groupscope"));
-    cmd.args(args)
-        .arg("--store")
-        .arg(store)
-        .env("RUDDERSTACK_DATA_PLANE_URL", url)
-        .env("RUDDERSTACK_WRITE_KEY", KEY)
-        .env("GROUPSCOPE_CONFIG", store.with_file_name("no-config.toml"));
-    cmd
+    common::send_command(store, url, KEY, args)
 }
 
 fn run(store: &Path, url: &str, args: &[&str]) -> Output {

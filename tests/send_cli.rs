@@ -13,13 +13,7 @@ use http_server::{Reply, ScriptedServer, closed_port_url};
 const KEY: &str = "2SecretWriteKeyForTests9";
 
 fn run(store: &Path, url: &str, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_groupscope"))
-        .args(args)
-        .arg("--store")
-        .arg(store)
-        .env("RUDDERSTACK_DATA_PLANE_URL", url)
-        .env("RUDDERSTACK_WRITE_KEY", KEY)
-        .env("GROUPSCOPE_CONFIG", store.with_file_name("no-config.toml"))
+    common::send_command(store, url, KEY, args)
         .output()
         .expect("run groupscope")
 }

@@ -9,7 +9,7 @@ mod common;
 use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::Duration;
@@ -83,18 +83,7 @@ fn self_signed_server() -> (String, Arc<Mutex<Vec<Seen>>>) {
 }
 
 fn run(store: &Path, url: &str, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_groupscope"))
-        .args(args)
-        .arg("--store")
-        .arg(store)
-        .env("RUDDERSTACK_DATA_PLANE_URL", url)
-        .env("RUDDERSTACK_WRITE_KEY", KEY)
-        .env("GROUPSCOPE_CONFIG", store.with_file_name("no-config.toml"))
-        // The request must go straight to the loopback server.
-        .env_remove("HTTPS_PROXY")
-        .env_remove("https_proxy")
-        .env_remove("ALL_PROXY")
-        .env_remove("all_proxy")
+    common::send_command(store, url, KEY, args)
         .output()
         .expect("run groupscope")
 }

@@ -355,10 +355,7 @@ impl ModelBuilder {
             let mut members = MemberScratch::new(users.len());
             let mut start = 0usize;
             for (gi, &gsym) in group_ids.iter().enumerate() {
-                let mut end = start;
-                while end < calls.len() && calls[end].group.0 as usize == gi {
-                    end += 1;
-                }
+                let end = run_end(&calls, start, |c| c.group.0 as usize == gi);
                 let (traits, last_change) = fold.run(
                     calls[start..end]
                         .iter()
@@ -464,6 +461,15 @@ fn sort_runs<T: Copy, K: Ord>(
     sorted
 }
 
+/// The end of the run of `items` from `start` on for which `same` holds (items are sorted by
+/// the key `same` tests, so a run is contiguous).
+fn run_end<T>(items: &[T], start: usize, same: impl Fn(&T) -> bool) -> usize {
+    items
+        .get(start..)
+        .and_then(|rest| rest.iter().position(|item| !same(item)))
+        .map_or(items.len(), |n| start + n)
+}
+
 /// One user's folded identify traits: the user, its identify calls, its traits.
 type UserTraits = (UserId, std::ops::Range<u32>, Vec<TraitEntry>);
 
@@ -479,10 +485,7 @@ fn fold_users(
     let mut start = 0usize;
     while start < identifies.len() {
         let user = identifies[start].user;
-        let mut end = start;
-        while end < identifies.len() && identifies[end].user == user {
-            end += 1;
-        }
+        let end = run_end(identifies, start, |c| c.user == user);
         let (traits, _) = fold.run(
             identifies[start..end]
                 .iter()

@@ -69,6 +69,29 @@ pub fn output_text(o: &Output) -> String {
     )
 }
 
+/// The real binary with `args`, then `--store STORE`, sending to the data plane at `url` with
+/// the write key `key`: no config file, and no proxy between it and the loopback server.
+pub fn send_command(store: &Path, url: &str, key: &str, args: &[&str]) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_groupscope"));
+    cmd.args(args)
+        .arg("--store")
+        .arg(store)
+        .env("RUDDERSTACK_DATA_PLANE_URL", url)
+        .env("RUDDERSTACK_WRITE_KEY", key)
+        .env("GROUPSCOPE_CONFIG", store.with_file_name("no-config.toml"));
+    for proxy in [
+        "HTTPS_PROXY",
+        "https_proxy",
+        "HTTP_PROXY",
+        "http_proxy",
+        "ALL_PROXY",
+        "all_proxy",
+    ] {
+        cmd.env_remove(proxy);
+    }
+    cmd
+}
+
 /// Runs the real binary.
 pub fn groupscope(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_groupscope"))
