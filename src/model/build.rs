@@ -422,12 +422,13 @@ impl ModelBuilder {
 }
 
 /// Sorts `items` by `bucket` (below `buckets`), then by `key`, keeping input order for ties:
-/// a counting sort of indexes by bucket, a stable sort of each bucket's indexes by key (skipped
-/// when the bucket is already in order, as exports mostly are), then one gather into a new
-/// vector. The gather's reads are independent, so the memory system overlaps their misses,
-/// where following permutation cycles in place waited for each in turn; the copy costs no
-/// peak memory because it happens after reading, when the read buffers are gone.
-fn sort_runs<T: Copy, K: Ord>(
+/// a counting sort of `(key, index)` pairs by bucket, a stable sort of each bucket's pairs
+/// (skipped when the bucket is already in order, as exports mostly are), then one gather into
+/// a new vector. The pairs sit side by side, so sorting a bucket never leaves the cache (an
+/// index sort that read each item's key through its index missed it on every comparison); the
+/// gather's reads are independent, so the memory system overlaps their misses. The copy costs
+/// no peak memory because it happens after reading, when the read buffers are gone.
+fn sort_runs<T: Copy, K: Ord + Copy + Default>(
     items: Vec<T>,
     buckets: usize,
     bucket: impl Fn(&T) -> u32,
@@ -440,22 +441,23 @@ fn sort_runs<T: Copy, K: Ord>(
     for i in 1..starts.len() {
         starts[i] += starts[i - 1];
     }
-    let mut order = vec![0u32; items.len()];
+    let mut order: Vec<(K, u32)> = vec![(K::default(), 0); items.len()];
     let mut next = starts.clone();
     for (i, item) in items.iter().enumerate() {
         let b = bucket(item) as usize;
-        order[next[b] as usize] = i as u32;
+        order[next[b] as usize] = (key(item), i as u32);
         next[b] += 1;
     }
     drop(next);
     for w in starts.windows(2) {
         let run = &mut order[w[0] as usize..w[1] as usize];
-        if !run.is_sorted_by_key(|&i| key(&items[i as usize])) {
-            run.sort_by_key(|&i| key(&items[i as usize]));
+        // Indexes rise within a bucket, so comparing whole pairs keeps input order for ties.
+        if !run.is_sorted() {
+            run.sort_unstable();
         }
     }
     drop(starts);
-    let sorted: Vec<T> = order.iter().map(|&i| items[i as usize]).collect();
+    let sorted: Vec<T> = order.iter().map(|&(_, i)| items[i as usize]).collect();
     drop(order);
     drop(items);
     sorted
