@@ -242,6 +242,7 @@ impl ModelBuilder {
             lineages,
             ..
         } = self;
+        let mut phases = super::phases::Phases::start("finish");
         drop(messages);
         drop(lineages);
         calls.shrink_to_fit();
@@ -311,6 +312,7 @@ impl ModelBuilder {
         drop(identify_people);
         drop(links);
 
+        phases.mark("users");
         // Groups sorted by id text; `group_slot` (reusing the user table) maps a symbol to one.
         let mut group_slot = user_slot;
         group_slot.fill(NONE);
@@ -330,6 +332,7 @@ impl ModelBuilder {
         }
         drop(group_slot);
 
+        phases.mark("groups");
         // Calls by group, then time, then receipt; ties keep input order.
         let calls = sort_runs(
             calls,
@@ -344,13 +347,19 @@ impl ModelBuilder {
             |c| (c.time.utc_ms, c.received_ms),
         );
 
+        phases.mark("sort");
         let mut changes = Vec::new();
         let mut memberships = Vec::new();
         let mut groups = Vec::with_capacity(group_ids.len());
         // Users' identify traits fold on a second thread while the groups fold here: the two
         // read the same snapshots and write nothing in common.
         let (user_traits, mut user_changes) = std::thread::scope(|scope| {
-            let user_fold = scope.spawn(|| fold_users(&identifies, &snapshots, &strings));
+            let user_fold = scope.spawn(|| {
+                let mut phases = super::phases::Phases::start("finish");
+                let folded = fold_users(&identifies, &snapshots, &strings);
+                phases.mark("user fold (second thread)");
+                folded
+            });
             let mut fold = Fold::new(strings.len());
             let mut members = MemberScratch::new(users.len());
             let mut start = 0usize;
@@ -383,6 +392,7 @@ impl ModelBuilder {
                 Err(panic) => std::panic::resume_unwind(panic),
             }
         });
+        phases.mark("fold");
         // Sized first: one allocation per user instead of a few growths.
         let mut per_user = vec![0u32; users.len()];
         for m in &memberships {
@@ -402,6 +412,7 @@ impl ModelBuilder {
         }
         changes.shrink_to_fit();
         user_changes.shrink_to_fit();
+        phases.mark("memberships");
 
         Model {
             strings,

@@ -7,6 +7,7 @@
 
 pub mod batch;
 mod build;
+mod phases;
 pub mod flatten;
 pub mod intern;
 pub mod snapshot;
