@@ -14,7 +14,8 @@ use xxhash_rust::xxh3::{xxh3_64, xxh3_128_with_seed};
 use super::flatten::{
     FlattenError, MAX_TRAITS_PER_CALL, flatten_member, flatten_traits, flatten_user_traits,
 };
-use super::intern::{HashedMap, Sym, TextHash, text_hash};
+use super::intern::{Sym, TextHash, text_hash};
+use super::table::HashTable;
 use crate::event::{EventError, EventKind, EventTime, WireEvent, object_members, parse_text};
 
 /// Where an event came from, precisely enough to read its raw JSON again.
@@ -69,10 +70,10 @@ static LINEAGES: AtomicU64 = AtomicU64::new(1);
 pub struct LocalTables {
     /// Names these tables for the builder, which maps their ids to global ones.
     pub(crate) lineage: u64,
-    strings: HashedMap<u32>,
-    members: HashedMap<u32>,
+    strings: HashTable,
+    members: HashTable,
     member_leaves: Vec<u32>,
-    snapshots: HashedMap<u32>,
+    snapshots: HashTable,
 }
 
 impl Default for LocalTables {
@@ -86,10 +87,10 @@ impl LocalTables {
     pub fn new() -> Self {
         LocalTables {
             lineage: LINEAGES.fetch_add(1, Ordering::Relaxed),
-            strings: HashedMap::default(),
-            members: HashedMap::default(),
+            strings: HashTable::default(),
+            members: HashTable::default(),
             member_leaves: Vec::new(),
-            snapshots: HashedMap::default(),
+            snapshots: HashTable::default(),
         }
     }
 
@@ -164,6 +165,72 @@ impl Default for Batch {
     }
 }
 
+/// Events parsed before their table lookups: enough that the lines asked for by
+/// [`EventHashes::prefetch`] arrive while the next ones are parsed, few enough that they are
+/// still in the cache when used.
+const AHEAD: usize = 8;
+
+/// A parsed event (or problem) waiting for its table lookups.
+struct Parsed<'a> {
+    item: Result<(WireEvent<'a>, Origin, EventHashes), EventError>,
+    source: u16,
+    line_no: u64,
+}
+
+/// The hashes an event is looked up by (0 for what it lacks).
+#[derive(Debug, Clone, Copy, Default)]
+struct EventHashes {
+    user_id: TextHash,
+    anonymous_id: TextHash,
+    group_id: TextHash,
+    /// The snapshot key: the group call's traits text, or an identify call's root and
+    /// context traits together.
+    traits: TextHash,
+}
+
+impl EventHashes {
+    fn of(ev: &WireEvent<'_>) -> Self {
+        let id = |t: &Option<std::borrow::Cow<'_, str>>| {
+            t.as_deref().map_or(0, |s| text_hash(s.as_bytes()))
+        };
+        let traits = match ev.kind {
+            EventKind::Group => text_hash(ev.traits.map_or("{}", |t| t.get()).as_bytes()),
+            EventKind::Identify => user_traits_hash(
+                ev.traits.map(|t| t.get()),
+                ev.context_traits.map(|t| t.get()),
+            ),
+            EventKind::Other => 0,
+        };
+        EventHashes {
+            user_id: id(&ev.user_id),
+            anonymous_id: id(&ev.anonymous_id),
+            group_id: id(&ev.group_id),
+            traits,
+        }
+    }
+
+    /// Asks for the table lines these hashes will be looked up in.
+    fn prefetch(&self, tables: &LocalTables) {
+        for h in [self.user_id, self.anonymous_id, self.group_id] {
+            if h != 0 {
+                tables.strings.prefetch(h);
+            }
+        }
+        if self.traits != 0 {
+            tables.snapshots.prefetch(self.traits);
+        }
+    }
+}
+
+/// The snapshot key of an identify call's traits: root and context traits, kept apart.
+fn user_traits_hash(root: Option<&str>, context: Option<&str>) -> TextHash {
+    let mut key = Vec::with_capacity(2 + root.map_or(0, str::len) + context.map_or(0, str::len));
+    key.extend_from_slice(root.unwrap_or("").as_bytes());
+    key.push(0);
+    key.extend_from_slice(context.unwrap_or("").as_bytes());
+    xxh3_128_with_seed(&key, SEED_USER)
+}
+
 /// Hash seeds that keep the kinds of hashed text apart.
 const SEED_WHOLE: u64 = 1;
 const SEED_USER: u64 = 2;
@@ -200,10 +267,10 @@ impl Batch {
     pub fn take_tables(&mut self) -> LocalTables {
         let empty = LocalTables {
             lineage: self.lineage,
-            strings: HashedMap::default(),
-            members: HashedMap::default(),
+            strings: HashTable::default(),
+            members: HashTable::default(),
             member_leaves: Vec::new(),
-            snapshots: HashedMap::default(),
+            snapshots: HashTable::default(),
         };
         std::mem::replace(&mut self.tables, empty)
     }
@@ -216,10 +283,11 @@ impl Batch {
         source: u16,
         first_line: u64,
         base_offset: u64,
-        known: &KnownSnapshots,
+        _known: &KnownSnapshots,
     ) {
         // Real exports run about 1 KB an event: grow once or twice, not a dozen times.
         self.events.reserve(text.len() / 512 + 16);
+        let mut ahead: Vec<Parsed<'_>> = Vec::with_capacity(AHEAD + 4);
         let mut line_no = first_line;
         let mut start = 0usize;
         let mut lines = memchr::memchr_iter(b'\n', text);
@@ -231,13 +299,23 @@ impl Batch {
             }
             let line = &text[start..stop];
             self.lines += 1;
-            self.parse_one(line, base_offset + start as u64, source, line_no, known);
+            self.parse_ahead(
+                line,
+                base_offset + start as u64,
+                source,
+                line_no,
+                &mut ahead,
+            );
+            if ahead.len() >= AHEAD {
+                self.push_parsed(&mut ahead);
+            }
             line_no += 1;
             match end {
                 Some(e) => start = e + 1,
                 None => break,
             }
         }
+        self.push_parsed(&mut ahead);
     }
 
     /// Parses one whole JSON document (an array of events, or one batch body); line numbers
@@ -267,32 +345,66 @@ impl Batch {
         line_offset: u64,
         source: u16,
         line_no: u64,
-        known: &KnownSnapshots,
+        _known: &KnownSnapshots,
+    ) {
+        let mut parsed = Vec::new();
+        self.parse_ahead(line, line_offset, source, line_no, &mut parsed);
+        self.push_parsed(&mut parsed);
+    }
+
+    /// Parses one line (or document) into `out`, hashing each event's ids and traits and
+    /// asking for the table lines they will be looked up in (pushed later by
+    /// [`Batch::push_parsed`], by which time those lines have mostly arrived).
+    fn parse_ahead<'a>(
+        &self,
+        line: &'a [u8],
+        line_offset: u64,
+        source: u16,
+        line_no: u64,
+        out: &mut Vec<Parsed<'a>>,
     ) {
         let text_start = line.as_ptr() as usize;
         parse_text(line, &mut |result| {
-            let error = match result {
-                Ok(ev) => {
-                    let offset = line_offset + (ev.raw.as_ptr() as usize - text_start) as u64;
+            let line = line_no.min(u64::from(u32::MAX)) as u32;
+            let item = match result {
+                Ok(event) => {
+                    let offset = line_offset + (event.raw.as_ptr() as usize - text_start) as u64;
                     let origin = Origin {
                         source,
-                        line: line_no.min(u64::from(u32::MAX)) as u32,
+                        line,
                         offset,
-                        len: ev.raw.len() as u32,
+                        len: event.raw.len() as u32,
                     };
-                    match self.push_event(&ev, origin, known) {
-                        Ok(()) => return,
-                        Err(e) => e.into(),
-                    }
+                    let hashes = EventHashes::of(&event);
+                    hashes.prefetch(&self.tables);
+                    Ok((event, origin, hashes))
                 }
+                Err(e) => Err(e),
+            };
+            out.push(Parsed {
+                item,
+                source,
+                line_no,
+            });
+        });
+    }
+
+    /// Records the events and problems in `parsed`, in order, and empties it.
+    fn push_parsed(&mut self, parsed: &mut Vec<Parsed<'_>>) {
+        for p in parsed.drain(..) {
+            let error: ProblemKind = match p.item {
+                Ok((event, origin, hashes)) => match self.push_hashed(&event, origin, &hashes) {
+                    Ok(()) => continue,
+                    Err(e) => e.into(),
+                },
                 Err(e) => e.into(),
             };
             self.problems.push(Problem {
-                source,
-                line: line_no,
+                source: p.source,
+                line: p.line_no,
                 error,
             });
-        });
+        }
     }
 
     /// Adds one parsed event. Fails only when its traits cannot be read.
@@ -302,17 +414,39 @@ impl Batch {
         origin: Origin,
         _known: &KnownSnapshots,
     ) -> Result<(), FlattenError> {
+        self.push_hashed(ev, origin, &EventHashes::of(ev))
+    }
+
+    /// [`Batch::push_event`] with the event's hashes already worked out.
+    fn push_hashed(
+        &mut self,
+        ev: &WireEvent<'_>,
+        origin: Origin,
+        hashes: &EventHashes,
+    ) -> Result<(), FlattenError> {
         let snapshot = match ev.kind {
-            EventKind::Group => Some(self.group_snapshot(ev.traits.map(|t| t.get()))?),
+            EventKind::Group => {
+                Some(self.group_snapshot(ev.traits.map(|t| t.get()), hashes.traits)?)
+            }
             EventKind::Identify => Some(self.user_snapshot(
                 ev.traits.map(|t| t.get()),
                 ev.context_traits.map(|t| t.get()),
+                hashes.traits,
             )?),
             EventKind::Other => None,
         };
-        let user_id = ev.user_id.as_deref().map(|s| self.intern(s));
-        let anonymous_id = ev.anonymous_id.as_deref().map(|s| self.intern(s));
-        let group_id = ev.group_id.as_deref().map(|s| self.intern(s));
+        let user_id = ev
+            .user_id
+            .as_deref()
+            .map(|s| self.intern_hashed(hashes.user_id, s));
+        let anonymous_id = ev
+            .anonymous_id
+            .as_deref()
+            .map(|s| self.intern_hashed(hashes.anonymous_id, s));
+        let group_id = ev
+            .group_id
+            .as_deref()
+            .map(|s| self.intern_hashed(hashes.group_id, s));
         self.events.push(LocalEvent {
             kind: ev.kind,
             message: ev.message_id.as_deref().map(|m| text_hash(m.as_bytes())),
@@ -347,8 +481,12 @@ impl Batch {
 
     /// The local symbol of a string, learning it if new.
     fn intern(&mut self, text: &str) -> Sym {
-        let hash = text_hash(text.as_bytes());
-        if let Some(&id) = self.tables.strings.get(&hash) {
+        self.intern_hashed(text_hash(text.as_bytes()), text)
+    }
+
+    /// [`Batch::intern`] with the text's hash already worked out.
+    fn intern_hashed(&mut self, hash: TextHash, text: &str) -> Sym {
+        if let Some(id) = self.tables.strings.get(hash) {
             return Sym(id);
         }
         let id = self.tables.strings.len() as u32;
@@ -364,7 +502,7 @@ impl Batch {
 
     /// A member made of the given leaves, learning it if new.
     fn member_of_leaves(&mut self, hash: TextHash, flat: &[(String, String)]) -> u32 {
-        if let Some(&id) = self.tables.members.get(&hash) {
+        if let Some(id) = self.tables.members.get(hash) {
             return id;
         }
         let start = self.leaves.len() as u32;
@@ -396,10 +534,9 @@ impl Batch {
 
     /// A group call's traits as a local snapshot: its top-level members, sorted by key (the
     /// last of a repeated key wins, as in a JSON object read into a map), each flattened once.
-    fn group_snapshot(&mut self, raw: Option<&str>) -> Result<u32, FlattenError> {
+    fn group_snapshot(&mut self, raw: Option<&str>, hash: TextHash) -> Result<u32, FlattenError> {
         let raw = raw.unwrap_or("{}");
-        let hash = text_hash(raw.as_bytes());
-        if let Some(&id) = self.tables.snapshots.get(&hash) {
+        if let Some(id) = self.tables.snapshots.get(hash) {
             return Ok(id);
         }
         let mut members: Vec<(&str, &str)> = Vec::new();
@@ -415,8 +552,8 @@ impl Batch {
             }
             let seed = xxh3_64(key.as_bytes());
             let member_hash = xxh3_128_with_seed(value.as_bytes(), seed);
-            let id = match self.tables.members.get(&member_hash) {
-                Some(&id) => id,
+            let id = match self.tables.members.get(member_hash) {
+                Some(id) => id,
                 None => {
                     let mut flat = std::mem::take(&mut self.scratch);
                     flat.clear();
@@ -463,14 +600,9 @@ impl Batch {
         &mut self,
         root: Option<&str>,
         context: Option<&str>,
+        hash: TextHash,
     ) -> Result<u32, FlattenError> {
-        let mut key =
-            Vec::with_capacity(2 + root.map_or(0, str::len) + context.map_or(0, str::len));
-        key.extend_from_slice(root.unwrap_or("").as_bytes());
-        key.push(0);
-        key.extend_from_slice(context.unwrap_or("").as_bytes());
-        let hash = xxh3_128_with_seed(&key, SEED_USER);
-        if let Some(&id) = self.tables.snapshots.get(&hash) {
+        if let Some(id) = self.tables.snapshots.get(hash) {
             return Ok(id);
         }
         let flat = flatten_user_traits(root, context)?;

@@ -7,10 +7,11 @@
 
 pub mod batch;
 mod build;
-mod phases;
 pub mod flatten;
 pub mod intern;
+mod phases;
 pub mod snapshot;
+mod table;
 
 use std::ops::Range;
 use std::path::PathBuf;
