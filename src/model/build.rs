@@ -250,115 +250,87 @@ impl ModelBuilder {
         snapshots.seal();
         links.resize(strings.len(), NONE);
 
-        // Users: keyed by userId, else by the userId an event linked the anonymousId to,
-        // else by the anonymousId. `user_slot[sym]` is the user a key symbol names.
-        let user_key = |(u, a): (u32, u32)| -> (u32, bool) {
-            if u != NONE {
-                (u, true)
-            } else if a != NONE {
-                match links[a as usize] {
-                    NONE => (a, false),
-                    linked => (linked, true),
+        // Users resolve on a second thread while the calls are ordered here: the two read the
+        // same symbols and write nothing in common.
+        let (mut users, call_users, identify_users, calls, order) = std::thread::scope(|scope| {
+            let resolve = scope.spawn(|| {
+                let mut phases = super::phases::Phases::start("finish");
+                let resolved = resolve_users(&strings, &links, &call_people, &identify_people);
+                phases.mark("users (second thread)");
+                resolved
+            });
+            // Groups sorted by id text; `group_slot` maps a symbol to one.
+            let mut group_slot = vec![NONE; strings.len()];
+            let mut group_ids: Vec<Sym> = Vec::new();
+            for c in &calls {
+                if group_slot[c.group.0 as usize] == NONE {
+                    group_slot[c.group.0 as usize] = 0;
+                    group_ids.push(Sym(c.group.0));
                 }
-            } else {
-                (0, false)
             }
-        };
-        let mut user_slot = vec![NONE; strings.len()];
-        let mut ordered: Vec<(u32, bool)> = Vec::new();
-        for &p in call_people.iter().chain(identify_people.iter()) {
-            let (k, identified) = user_key(p);
-            if user_slot[k as usize] == NONE {
-                user_slot[k as usize] = 0;
-                ordered.push((k, identified));
+            group_ids.sort_unstable_by(|a, b| strings.get(*a).cmp(strings.get(*b)));
+            for (i, g) in group_ids.iter().enumerate() {
+                group_slot[g.0 as usize] = i as u32;
             }
-        }
-        // Identified users first, each part sorted by its id text.
-        // Keys are distinct, so an unstable sort gives the one order.
-        ordered.sort_unstable_by(|a, b| {
-            b.1.cmp(&a.1)
-                .then_with(|| strings.get(Sym(a.0)).cmp(strings.get(Sym(b.0))))
+            for c in &mut calls {
+                c.group = GroupId(group_slot[c.group.0 as usize]);
+            }
+            drop(group_slot);
+            phases.mark("groups");
+            // Calls by group, then time, then receipt; ties keep input order.
+            let order = sort_order(
+                &calls,
+                group_ids.len(),
+                |c| c.group.0,
+                |c| (c.time.utc_ms, c.received_ms),
+            );
+            phases.mark("sort");
+            // A panic there is a bug in the resolution; raise it here rather than hide it.
+            let (users, call_users, identify_users) = match resolve.join() {
+                Ok(resolved) => resolved,
+                Err(panic) => std::panic::resume_unwind(panic),
+            };
+            (users, call_users, identify_users, (calls, group_ids), order)
         });
-        for (i, &(k, _)) in ordered.iter().enumerate() {
-            user_slot[k as usize] = i as u32;
-        }
-        let mut users: Vec<User> = ordered
-            .iter()
-            .map(|&(k, identified)| User {
-                user_id: identified.then_some(Sym(k)),
-                anonymous_ids: if identified { Vec::new() } else { vec![Sym(k)] },
-                memberships: Vec::new(),
-                identifies: 0..0,
-                traits: Vec::new(),
-            })
-            .collect();
-        drop(ordered);
-        for &p in call_people.iter().chain(identify_people.iter()) {
-            let (k, identified) = user_key(p);
-            if identified && p.1 != NONE {
-                let u = &mut users[user_slot[k as usize] as usize];
-                if !u.anonymous_ids.contains(&Sym(p.1)) {
-                    u.anonymous_ids.push(Sym(p.1));
-                }
-            }
-        }
-        for (c, &p) in calls.iter_mut().zip(&call_people) {
-            c.user = UserId(user_slot[user_key(p).0 as usize]);
-        }
-        for (c, &p) in identifies.iter_mut().zip(&identify_people) {
-            c.user = UserId(user_slot[user_key(p).0 as usize]);
-        }
+        let (calls, group_ids) = calls;
         drop(call_people);
         drop(identify_people);
         drop(links);
-
-        phases.mark("users");
-        // Groups sorted by id text; `group_slot` (reusing the user table) maps a symbol to one.
-        let mut group_slot = user_slot;
-        group_slot.fill(NONE);
-        let mut group_ids: Vec<Sym> = Vec::new();
-        for c in &calls {
-            if group_slot[c.group.0 as usize] == NONE {
-                group_slot[c.group.0 as usize] = 0;
-                group_ids.push(Sym(c.group.0));
-            }
+        let calls: Vec<GroupCall> = order
+            .iter()
+            .map(|&i| {
+                let mut c = calls[i as usize];
+                c.user = UserId(call_users[i as usize]);
+                c
+            })
+            .collect();
+        drop(order);
+        drop(call_users);
+        for (c, &u) in identifies.iter_mut().zip(&identify_users) {
+            c.user = UserId(u);
         }
-        group_ids.sort_unstable_by(|a, b| strings.get(*a).cmp(strings.get(*b)));
-        for (i, g) in group_ids.iter().enumerate() {
-            group_slot[g.0 as usize] = i as u32;
-        }
-        for c in &mut calls {
-            c.group = GroupId(group_slot[c.group.0 as usize]);
-        }
-        drop(group_slot);
+        drop(identify_users);
+        phases.mark("gather");
 
-        phases.mark("groups");
-        // Calls by group, then time, then receipt; ties keep input order.
-        let calls = sort_runs(
-            calls,
-            group_ids.len(),
-            |c| c.group.0,
-            |c| (c.time.utc_ms, c.received_ms),
-        );
-        let identifies = sort_runs(
-            identifies,
-            users.len(),
-            |c| c.user.0,
-            |c| (c.time.utc_ms, c.received_ms),
-        );
-
-        phases.mark("sort");
         let mut changes = Vec::new();
         let mut memberships = Vec::new();
         let mut groups = Vec::with_capacity(group_ids.len());
         // Users' identify traits fold on a second thread while the groups fold here: the two
         // read the same snapshots and write nothing in common.
-        let (user_traits, mut user_changes) = std::thread::scope(|scope| {
+        let sorted_identifies = std::thread::scope(|scope| {
             let user_fold = scope.spawn(|| {
                 let mut phases = super::phases::Phases::start("finish");
+                let order = sort_order(
+                    &identifies,
+                    users.len(),
+                    |c| c.user.0,
+                    |c| (c.time.utc_ms, c.received_ms),
+                );
+                let identifies: Vec<IdentifyCall> =
+                    order.iter().map(|&i| identifies[i as usize]).collect();
                 let folded = fold_users(&identifies, &snapshots, &strings);
                 phases.mark("user fold (second thread)");
-                folded
+                (identifies, folded)
             });
             let mut fold = Fold::new(strings.len());
             let mut members = MemberScratch::new(users.len());
@@ -392,6 +364,7 @@ impl ModelBuilder {
                 Err(panic) => std::panic::resume_unwind(panic),
             }
         });
+        let (identifies, (user_traits, mut user_changes)) = sorted_identifies;
         phases.mark("fold");
         // Sized first: one allocation per user instead of a few growths.
         let mut per_user = vec![0u32; users.len()];
@@ -432,19 +405,19 @@ impl ModelBuilder {
     }
 }
 
-/// Sorts `items` by `bucket` (below `buckets`), then by `key`, keeping input order for ties:
-/// a counting sort of `(key, index)` pairs by bucket, a stable sort of each bucket's pairs
-/// (skipped when the bucket is already in order, as exports mostly are), then one gather into
-/// a new vector. The pairs sit side by side, so sorting a bucket never leaves the cache (an
-/// index sort that read each item's key through its index missed it on every comparison); the
-/// gather's reads are independent, so the memory system overlaps their misses. The copy costs
-/// no peak memory because it happens after reading, when the read buffers are gone.
-fn sort_runs<T: Copy, K: Ord + Copy + Default>(
-    items: Vec<T>,
+/// The order that sorts `items` by `bucket` (below `buckets`), then by `key`, keeping input
+/// order for ties, as indexes into `items`: a counting sort of `(key, index)` pairs by bucket,
+/// then a sort of each bucket's pairs (skipped when the bucket is already in order, as exports
+/// mostly are). The pairs sit side by side, so sorting a bucket never leaves the cache (an
+/// index sort that read each item's key through its index missed it on every comparison).
+/// Callers gather the items in this order into a new vector: the gather's reads are
+/// independent, so the memory system overlaps their misses.
+fn sort_order<T, K: Ord + Copy + Default>(
+    items: &[T],
     buckets: usize,
     bucket: impl Fn(&T) -> u32,
     key: impl Fn(&T) -> K,
-) -> Vec<T> {
+) -> Vec<u32> {
     let mut starts = vec![0u32; buckets + 1];
     for item in items.iter() {
         starts[bucket(item) as usize + 1] += 1;
@@ -452,26 +425,92 @@ fn sort_runs<T: Copy, K: Ord + Copy + Default>(
     for i in 1..starts.len() {
         starts[i] += starts[i - 1];
     }
-    let mut order: Vec<(K, u32)> = vec![(K::default(), 0); items.len()];
+    let mut pairs: Vec<(K, u32)> = vec![(K::default(), 0); items.len()];
     let mut next = starts.clone();
     for (i, item) in items.iter().enumerate() {
         let b = bucket(item) as usize;
-        order[next[b] as usize] = (key(item), i as u32);
+        pairs[next[b] as usize] = (key(item), i as u32);
         next[b] += 1;
     }
     drop(next);
     for w in starts.windows(2) {
-        let run = &mut order[w[0] as usize..w[1] as usize];
+        let run = &mut pairs[w[0] as usize..w[1] as usize];
         // Indexes rise within a bucket, so comparing whole pairs keeps input order for ties.
         if !run.is_sorted() {
             run.sort_unstable();
         }
     }
-    drop(starts);
-    let sorted: Vec<T> = order.iter().map(|&(_, i)| items[i as usize]).collect();
-    drop(order);
-    drop(items);
-    sorted
+    pairs.into_iter().map(|(_, i)| i).collect()
+}
+
+/// Users keyed by userId, else by the userId an event linked the anonymousId to, else by the
+/// anonymousId; identified users first, each part sorted by its id text. Returns them with the
+/// user of each group call and of each identify call.
+fn resolve_users(
+    strings: &Interner,
+    links: &[u32],
+    call_people: &[(u32, u32)],
+    identify_people: &[(u32, u32)],
+) -> (Vec<User>, Vec<u32>, Vec<u32>) {
+    let user_key = |(u, a): (u32, u32)| -> (u32, bool) {
+        if u != NONE {
+            (u, true)
+        } else if a != NONE {
+            match links.get(a as usize).copied().unwrap_or(NONE) {
+                NONE => (a, false),
+                linked => (linked, true),
+            }
+        } else {
+            (0, false)
+        }
+    };
+    // `user_slot[sym]` is the user a key symbol names.
+    let mut user_slot = vec![NONE; strings.len()];
+    let mut ordered: Vec<(u32, bool)> = Vec::new();
+    for &p in call_people.iter().chain(identify_people.iter()) {
+        let (k, identified) = user_key(p);
+        if user_slot[k as usize] == NONE {
+            user_slot[k as usize] = 0;
+            ordered.push((k, identified));
+        }
+    }
+    // Keys are distinct, so an unstable sort gives the one order.
+    ordered.sort_unstable_by(|a, b| {
+        b.1.cmp(&a.1)
+            .then_with(|| strings.get(Sym(a.0)).cmp(strings.get(Sym(b.0))))
+    });
+    for (i, &(k, _)) in ordered.iter().enumerate() {
+        user_slot[k as usize] = i as u32;
+    }
+    let mut users: Vec<User> = ordered
+        .iter()
+        .map(|&(k, identified)| User {
+            user_id: identified.then_some(Sym(k)),
+            anonymous_ids: if identified { Vec::new() } else { vec![Sym(k)] },
+            memberships: Vec::new(),
+            identifies: 0..0,
+            traits: Vec::new(),
+        })
+        .collect();
+    drop(ordered);
+    for &p in call_people.iter().chain(identify_people.iter()) {
+        let (k, identified) = user_key(p);
+        if identified && p.1 != NONE {
+            let u = &mut users[user_slot[k as usize] as usize];
+            if !u.anonymous_ids.contains(&Sym(p.1)) {
+                u.anonymous_ids.push(Sym(p.1));
+            }
+        }
+    }
+    let of = |people: &[(u32, u32)]| -> Vec<u32> {
+        people
+            .iter()
+            .map(|&p| user_slot[user_key(p).0 as usize])
+            .collect()
+    };
+    let call_users = of(call_people);
+    let identify_users = of(identify_people);
+    (users, call_users, identify_users)
 }
 
 /// The end of the run of `items` from `start` on for which `same` holds (items are sorted by
@@ -724,16 +763,17 @@ mod tests {
     }
 
     #[test]
-    fn sorting_runs_is_a_stable_sort_by_bucket_then_key() {
+    fn the_sort_order_is_a_stable_sort_by_bucket_then_key() {
         let items: Vec<(u32, i64, usize)> = (0..500)
             .map(|i| ((i * 7 % 5) as u32, (i * 13 % 11) as i64, i))
             .collect();
         let mut want = items.clone();
         want.sort_by_key(|&(b, k, _)| (b, k));
-        let items = sort_runs(items, 5, |x| x.0, |x| x.1);
-        assert_eq!(items, want);
+        let order = sort_order(&items, 5, |x| x.0, |x| x.1);
+        let sorted: Vec<_> = order.iter().map(|&i| items[i as usize]).collect();
+        assert_eq!(sorted, want);
         let empty: Vec<(u32, i64, usize)> = Vec::new();
-        assert!(sort_runs(empty, 0, |x| x.0, |x| x.1).is_empty());
+        assert!(sort_order(&empty, 0, |x| x.0, |x| x.1).is_empty());
     }
 
     #[test]
