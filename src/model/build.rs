@@ -2,11 +2,11 @@
 //! folds trait histories.
 
 use std::collections::{HashMap, HashSet};
-use std::hash::BuildHasherDefault;
 
 use super::batch::{Batch, KnownSnapshots, LocalEvent};
-use super::intern::{Interner, PassThroughHasher, Sym};
+use super::intern::{Interner, Sym};
 use super::snapshot::SnapshotStore;
+use super::table::MessageSet;
 use super::{
     CallMark, Counts, Group, GroupCall, GroupId, IdentifyCall, KEPT_PROBLEMS, Membership, Model,
     Problem, SourceInfo, TraitChange, TraitEntry, User, UserId,
@@ -32,8 +32,8 @@ pub struct ModelBuilder {
     snapshots: SnapshotStore,
     known: std::sync::Arc<KnownSnapshots>,
     lineages: HashMap<u64, Mapping>,
-    /// 64 bits of each messageId's hash: a false duplicate needs ~4e9 messages to be likely.
-    messages: HashSet<u64, BuildHasherDefault<PassThroughHasher>>,
+    /// The messageIds seen, by hash.
+    messages: MessageSet,
     /// Group calls in input order; `group` holds the groupId's symbol until `finish`.
     calls: Vec<GroupCall>,
     /// `(userId, anonymousId)` symbols of each call (`NONE` when absent).
@@ -121,7 +121,12 @@ impl ModelBuilder {
         if self.links.len() < self.strings.len() {
             self.links.resize(self.strings.len(), NONE);
         }
-        for ev in &batch.events {
+        // Each messageId's line of the set is asked for a few events ahead.
+        const AHEAD: usize = 8;
+        for (i, ev) in batch.events.iter().enumerate() {
+            if let Some(m) = batch.events.get(i + AHEAD).and_then(|e| e.message) {
+                self.messages.prefetch(MessageSet::key(m));
+            }
             self.add_event(ev, &map, mark);
         }
         if !batch.standalone {
@@ -140,7 +145,7 @@ impl ModelBuilder {
 
     fn add_event(&mut self, ev: &LocalEvent, map: &Mapping, mark: CallMark) {
         if let Some(m) = ev.message
-            && !self.messages.insert(m as u64 ^ (m >> 64) as u64)
+            && !self.messages.insert(MessageSet::key(m))
         {
             self.counts.duplicates += 1;
             return;
@@ -210,7 +215,7 @@ impl ModelBuilder {
             snapshots: self.snapshots.sealed_copy(),
             known: self.known.clone(),
             lineages: HashMap::new(),
-            messages: HashSet::default(),
+            messages: MessageSet::default(),
             calls: self.calls.clone(),
             call_people: self.call_people.clone(),
             identifies: self.identifies.clone(),

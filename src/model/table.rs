@@ -121,6 +121,73 @@ impl HashTable {
     }
 }
 
+/// A set of 64-bit hashes (of messageIds) for the builder's duplicate check, 8 bytes a slot,
+/// at most half full, with [`MessageSet::prefetch`] like [`HashTable`]'s. A false duplicate
+/// needs about 4·10⁹ distinct messages to become likely.
+#[derive(Debug, Clone)]
+pub(crate) struct MessageSet {
+    /// 0 marks an empty slot; a real 0 is remembered in `zero`.
+    slots: Vec<u64>,
+    len: usize,
+    zero: bool,
+}
+
+impl Default for MessageSet {
+    fn default() -> Self {
+        MessageSet {
+            slots: vec![0; 16],
+            len: 0,
+            zero: false,
+        }
+    }
+}
+
+impl MessageSet {
+    /// Folds a message hash to the 64 bits kept.
+    #[inline(always)]
+    pub(crate) fn key(hash: TextHash) -> u64 {
+        hash as u64 ^ (hash >> 64) as u64
+    }
+
+    /// Adds `key`; says whether it was new.
+    pub(crate) fn insert(&mut self, key: u64) -> bool {
+        if key == 0 {
+            return !std::mem::replace(&mut self.zero, true);
+        }
+        let mask = self.slots.len() - 1;
+        let mut i = (key as usize) & mask;
+        loop {
+            match self.slots[i] {
+                0 => break,
+                k if k == key => return false,
+                _ => i = (i + 1) & mask,
+            }
+        }
+        self.slots[i] = key;
+        self.len += 1;
+        if self.len * 2 > self.slots.len() {
+            let bigger = vec![0; self.slots.len() * 2];
+            let old = std::mem::replace(&mut self.slots, bigger);
+            let mask = self.slots.len() - 1;
+            for k in old.into_iter().filter(|&k| k != 0) {
+                let mut i = (k as usize) & mask;
+                while self.slots[i] != 0 {
+                    i = (i + 1) & mask;
+                }
+                self.slots[i] = k;
+            }
+        }
+        true
+    }
+
+    /// Asks for the line `key` would be looked up in, without waiting.
+    #[inline(always)]
+    pub(crate) fn prefetch(&self, key: u64) {
+        let slot = &self.slots[(key as usize) & (self.slots.len() - 1)];
+        prefetch_line(std::ptr::from_ref(slot).cast());
+    }
+}
+
 #[cfg(target_arch = "x86_64")]
 #[inline(always)]
 fn prefetch_line(p: *const i8) {
@@ -153,6 +220,20 @@ mod tests {
             assert_eq!(t.get(text_hash(format!("id {i}").as_bytes())), Some(i));
         }
         assert_eq!(t.get(text_hash(b"never")), None);
+    }
+
+    #[test]
+    fn message_sets_say_what_is_new() {
+        let mut set = MessageSet::default();
+        for k in 0..5_000u64 {
+            let key = k.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+            set.prefetch(key);
+            assert!(set.insert(key), "{k}");
+        }
+        for k in 0..5_000u64 {
+            assert!(!set.insert(k.wrapping_mul(0x9E37_79B9_7F4A_7C15)), "{k}");
+        }
+        assert!(set.insert(MessageSet::key(text_hash(b"other"))));
     }
 
     #[test]
