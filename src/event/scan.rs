@@ -7,6 +7,23 @@
 //! escapes, no wanted field appears twice, nesting stays under [`MAX_DEPTH`]. Otherwise it
 //! returns `None` and the caller asks serde_json, which then decides, so error messages and the
 //! rare shapes (numeric ids, escaped ids, duplicate fields) stay exactly serde_json's.
+//!
+//! The pass has two stages, after simdjson. Stage 1 ([`stage1`]) classifies 64 bytes at a time
+//! and hands out token positions: structural characters, opening quotes, and the first byte of
+//! each run of other bytes (numbers, literals, whitespace); string contents (escapes, control
+//! bytes) are validated there, in bulk. Stage 2, here, checks the grammar token by token with a
+//! depth stack, and numbers and literals byte by byte. Skipping a value thus costs a few
+//! instructions per token rather than per byte.
+
+mod compact;
+mod stage1;
+#[cfg(test)]
+mod tests;
+
+use compact::ClassifyCompact;
+#[cfg(target_arch = "x86_64")]
+use stage1::Avx2;
+use stage1::{Chunk, Classify, Portable, Tokens};
 
 /// How a wanted field is read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -31,547 +48,457 @@ pub(super) fn object<'a>(
     pick: fn(&[u8]) -> Option<(usize, Want)>,
     out: &mut [Slot<'a>],
 ) -> Option<()> {
-    let b = text.as_bytes();
-    let mut c = Cursor { b, i: 0 };
-    if c.peek()? != b'{' {
-        return None;
+    #[cfg(target_arch = "x86_64")]
+    if let Some(avx2) = Avx2::detect() {
+        return object_in(avx2, text, pick, out);
     }
-    c.i += 1;
+    object_in(Portable, text, pick, out)
+}
+
+/// [`object`]: the compact scan, else the general one.
+#[inline]
+fn object_in<'a, C: ClassifyCompact>(
+    cls: C,
+    text: &'a str,
+    pick: fn(&[u8]) -> Option<(usize, Want)>,
+    out: &mut [Slot<'a>],
+) -> Option<()> {
+    if out.len() <= COMPACT_SLOTS {
+        let mut got = [None; COMPACT_SLOTS];
+        if let Some(mut seen) = object_compact(cls, text, pick, &mut got[..out.len()]) {
+            while seen != 0 {
+                let i = seen.trailing_zeros() as usize;
+                seen &= seen - 1;
+                out[i] = got[i];
+            }
+            return Some(());
+        }
+    }
+    object_with(cls, text, pick, out)
+}
+
+/// The most slots the compact scan fills (it fills a copy, so that giving up leaves `out`
+/// as it was).
+const COMPACT_SLOTS: usize = 16;
+
+/// [`object`] by the compact scan; `Some` of the slots it filled.
+#[inline]
+fn object_compact<'a, C: ClassifyCompact>(
+    cls: C,
+    text: &'a str,
+    pick: fn(&[u8]) -> Option<(usize, Want)>,
+    out: &mut [Slot<'a>],
+) -> Option<u64> {
+    let mut blocks = compact::Blocks::new(cls, text.as_bytes());
+    let mut w = compact::Walk::new(&mut blocks, text)?;
     let mut seen = 0u64;
-    c.ws();
-    if c.peek()? == b'}' {
-        c.i += 1;
-        return c.at_end();
-    }
-    loop {
-        if c.peek()? != b'"' {
-            return None;
-        }
-        let ks = c.i + 1;
-        let escaped = c.string()?;
-        let ke = c.i - 1;
-        c.ws();
-        if c.peek()? != b':' {
-            return None;
-        }
-        c.i += 1;
-        c.ws();
-        // A key with escapes could decode to a wanted name: leave that to serde_json.
-        if escaped {
-            return None;
-        }
-        match pick(&b[ks..ke]) {
-            Some((slot, want)) => {
-                if slot >= out.len().min(64) {
-                    return None;
-                }
-                let bit = 1u64 << slot;
-                if seen & bit != 0 {
-                    return None;
-                }
-                seen |= bit;
-                out[slot] = if c.null() {
-                    None
-                } else {
-                    match want {
-                        Want::Text => {
-                            if c.peek()? != b'"' {
-                                return None;
-                            }
-                            let s = c.i + 1;
-                            if c.string()? {
-                                return None;
-                            }
-                            Some(text.get(s..c.i - 1)?)
-                        }
-                        Want::Raw => {
-                            let start = c.i;
-                            c.value()?;
-                            Some(text.get(start..c.i)?)
-                        }
+    let mut next = w.first()?;
+    while let Some(sep) = next {
+        let (key, colon) = w.member(sep)?;
+        let after = w.value(colon)?;
+        if let Some((slot, want)) = pick(key.as_bytes()) {
+            if slot >= out.len().min(64) || seen & 1 << slot != 0 {
+                return None;
+            }
+            seen |= 1 << slot;
+            let start = colon + 1;
+            out[slot] = match (w.raw(start, after)?, want) {
+                ("null", _) => None,
+                (raw, Want::Raw) => Some(raw),
+                (raw, Want::Text) => {
+                    let inner = raw.strip_prefix('"')?.strip_suffix('"')?;
+                    if w.has_escape(start + 1, after - 1) {
+                        return None;
                     }
-                };
-            }
-            None => c.value()?,
+                    Some(inner)
+                }
+            };
         }
-        c.ws();
-        match c.peek()? {
-            b',' => {
-                c.i += 1;
-                c.ws();
-            }
-            b'}' => {
-                c.i += 1;
-                return c.at_end();
-            }
-            _ => return None,
-        }
+        next = w.after_member(after)?;
     }
+    Some(seen)
+}
+
+/// [`object`] with a given classifier.
+#[inline]
+fn object_with<'a, C: Classify>(
+    cls: C,
+    text: &'a str,
+    pick: fn(&[u8]) -> Option<(usize, Want)>,
+    out: &mut [Slot<'a>],
+) -> Option<()> {
+    let mut chunk = Chunk::new(cls, text.as_bytes());
+    let mut w = Walk::new(&mut chunk, text)?;
+    let mut seen = 0u64;
+    let mut next = w.first()?;
+    while let Some(t) = next {
+        let (key, value) = w.member(t)?;
+        let after = w.value(value)?;
+        if let Some((slot, want)) = pick(key.as_bytes()) {
+            if slot >= out.len().min(64) || seen & 1 << slot != 0 {
+                return None;
+            }
+            seen |= 1 << slot;
+            out[slot] = match (w.raw(value, after)?, want) {
+                ("null", _) => None,
+                (raw, Want::Raw) => Some(raw),
+                (raw, Want::Text) => {
+                    let inner = raw.strip_prefix('"')?.strip_suffix('"')?;
+                    if w.tokens.chunk.has_escape(value + 1, value + raw.len() - 1) {
+                        return None;
+                    }
+                    Some(inner)
+                }
+            };
+        }
+        next = w.after_member(after)?;
+    }
+    Some(())
 }
 
 /// Scans the object `text` and appends every top-level member as `(key, raw value)`, in
 /// order. `None` (with `out` partly filled) when a key has escapes or the text is not one
 /// object the fast path can vouch for.
 pub(super) fn members<'a>(text: &'a str, out: &mut Vec<(&'a str, &'a str)>) -> Option<()> {
-    let mut c = Cursor {
-        b: text.as_bytes(),
-        i: 0,
-    };
-    if c.peek()? != b'{' {
-        return None;
+    #[cfg(target_arch = "x86_64")]
+    if let Some(avx2) = Avx2::detect() {
+        return members_in(avx2, text, out);
     }
-    c.i += 1;
-    c.ws();
-    if c.peek()? == b'}' {
-        c.i += 1;
-        return c.at_end();
-    }
-    loop {
-        if c.peek()? != b'"' {
-            return None;
-        }
-        let ks = c.i + 1;
-        if c.string()? {
-            return None;
-        }
-        let key = text.get(ks..c.i - 1)?;
-        c.ws();
-        if c.peek()? != b':' {
-            return None;
-        }
-        c.i += 1;
-        c.ws();
-        let vs = c.i;
-        c.value()?;
-        out.push((key, text.get(vs..c.i)?));
-        c.ws();
-        match c.peek()? {
-            b',' => {
-                c.i += 1;
-                c.ws();
-            }
-            b'}' => {
-                c.i += 1;
-                return c.at_end();
-            }
-            _ => return None,
-        }
-    }
+    members_in(Portable, text, out)
 }
 
-/// Checks that `text` is exactly one valid JSON value (no surrounding whitespace), by the same
-/// rules as [`object`]. Used by tests and by callers that need only validation.
+/// [`members`]: the compact scan, else the general one.
+#[inline]
+fn members_in<'a, C: ClassifyCompact>(
+    cls: C,
+    text: &'a str,
+    out: &mut Vec<(&'a str, &'a str)>,
+) -> Option<()> {
+    let start = out.len();
+    if members_compact(cls, text, out).is_some() {
+        return Some(());
+    }
+    out.truncate(start);
+    members_with(cls, text, out)
+}
+
+/// [`members`] by the compact scan.
+#[inline]
+fn members_compact<'a, C: ClassifyCompact>(
+    cls: C,
+    text: &'a str,
+    out: &mut Vec<(&'a str, &'a str)>,
+) -> Option<()> {
+    let mut blocks = compact::Blocks::new(cls, text.as_bytes());
+    let mut w = compact::Walk::new(&mut blocks, text)?;
+    let mut next = w.first()?;
+    while let Some(sep) = next {
+        let (key, colon) = w.member(sep)?;
+        let after = w.value(colon)?;
+        out.push((key, w.raw(colon + 1, after)?));
+        next = w.after_member(after)?;
+    }
+    Some(())
+}
+
+/// [`members`] with a given classifier.
+#[inline]
+fn members_with<'a, C: Classify>(
+    cls: C,
+    text: &'a str,
+    out: &mut Vec<(&'a str, &'a str)>,
+) -> Option<()> {
+    let mut chunk = Chunk::new(cls, text.as_bytes());
+    let mut w = Walk::new(&mut chunk, text)?;
+    let mut next = w.first()?;
+    while let Some(t) = next {
+        let (key, value) = w.member(t)?;
+        let after = w.value(value)?;
+        out.push((key, w.raw(value, after)?));
+        next = w.after_member(after)?;
+    }
+    Some(())
+}
+
+/// Checks that `text` is exactly one valid JSON value (no leading whitespace), by the same
+/// rules as [`object`]. Used by tests.
 #[cfg(test)]
 pub(super) fn is_value(text: &str) -> bool {
-    let mut c = Cursor {
+    is_value_with(Portable, text) && {
+        #[cfg(target_arch = "x86_64")]
+        let simd = Avx2::detect().is_none_or(|cls| is_value_with(cls, text));
+        #[cfg(not(target_arch = "x86_64"))]
+        let simd = true;
+        simd
+    }
+}
+
+/// [`is_value`] with a given classifier.
+#[cfg(test)]
+fn is_value_with<C: Classify>(cls: C, text: &str) -> bool {
+    let mut chunk = Chunk::new(cls, text.as_bytes());
+    let mut w = Walk {
+        tokens: Tokens::new(&mut chunk),
+        text,
         b: text.as_bytes(),
-        i: 0,
     };
-    c.value().is_some() && c.at_end().is_some()
+    let Some(first) = w.tokens.next() else {
+        return false;
+    };
+    first == 0 && w.value(0) == Some(text.len()) && !w.tokens.chunk.open_string()
 }
 
-/// At a `\\` inside a string: the index after a valid escape.
-#[inline(never)]
-fn escape(b: &[u8], i: usize) -> Option<usize> {
-    match *b.get(i + 1)? {
-        b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't' => Some(i + 2),
-        b'u' => b
-            .get(i + 2..i + 6)?
-            .iter()
-            .all(u8::is_ascii_hexdigit)
-            .then_some(i + 6),
-        _ => None,
-    }
-}
-
-struct Cursor<'a> {
+/// Stage 2: the grammar, walked over stage 1's tokens.
+struct Walk<'c, 'a, C> {
+    tokens: Tokens<'c, 'a, C>,
+    text: &'a str,
     b: &'a [u8],
-    i: usize,
 }
 
-/// Bytes that end the fast scan of a string: `"`, `\` and control characters.
-#[inline]
-fn specials(v: u64) -> u64 {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGH: u64 = 0x8080_8080_8080_8080;
-    let zero = |x: u64| x.wrapping_sub(ONES) & !x & HIGH;
-    let quote = zero(v ^ (ONES * u64::from(b'"')));
-    let backslash = zero(v ^ (ONES * u64::from(b'\\')));
-    // Bytes below 0x20 (a borrow can only mark bytes above a true match, never below it).
-    let control = v.wrapping_sub(ONES * 0x20) & !v & HIGH;
-    quote | backslash | control
-}
-
-/// [`specials`] for 16 bytes, one bit per byte.
-#[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
+/// JSON's whitespace.
 #[inline(always)]
-fn specials16(bytes: [u8; 16]) -> u32 {
-    use std::arch::x86_64::{
-        _mm_cmpeq_epi8, _mm_min_epu8, _mm_movemask_epi8, _mm_or_si128, _mm_set_epi64x,
-        _mm_set1_epi8,
-    };
-    let [a, b] = [&bytes[..8], &bytes[8..]].map(|h| {
-        let mut w = [0u8; 8];
-        w.copy_from_slice(h);
-        i64::from_le_bytes(w)
-    });
-    // SAFETY: these intrinsics only compute on values in registers (no memory is touched) and
-    // need SSE2, which the cfg above guarantees is enabled for the whole build.
-    unsafe {
-        let v = _mm_set_epi64x(b, a);
-        let quote = _mm_cmpeq_epi8(v, _mm_set1_epi8(b'"' as i8));
-        let backslash = _mm_cmpeq_epi8(v, _mm_set1_epi8(b'\\' as i8));
-        let control = _mm_cmpeq_epi8(_mm_min_epu8(v, _mm_set1_epi8(0x1f)), v);
-        _mm_movemask_epi8(_mm_or_si128(_mm_or_si128(quote, backslash), control)) as u32
-    }
+fn is_ws(c: u8) -> bool {
+    matches!(c, b' ' | b'\t' | b'\n' | b'\r')
 }
 
-/// [`specials`] for 16 bytes, one bit per byte.
-#[cfg(not(all(target_arch = "x86_64", target_feature = "sse2")))]
-#[inline(always)]
-fn specials16(bytes: [u8; 16]) -> u32 {
-    let mut out = 0u32;
-    for (i, &c) in bytes.iter().enumerate() {
-        out |= u32::from(c == b'"' || c == b'\\' || c < 0x20) << i;
-    }
-    out
-}
-
-impl Cursor<'_> {
-    #[inline]
-    fn peek(&self) -> Option<u8> {
-        self.b.get(self.i).copied()
-    }
-
+impl<'c, 'a, C: Classify> Walk<'c, 'a, C> {
+    /// A walk over the object `text` (whose blocks `chunk` classifies), its opening brace
+    /// consumed.
     #[inline(always)]
-    fn ws(&mut self) {
-        // Compact JSON has none: one compare in the common case.
-        while let Some(&c) = self.b.get(self.i)
-            && c <= b' '
-            && matches!(c, b' ' | b'\n' | b'\t' | b'\r')
-        {
-            self.i += 1;
+    fn new(chunk: &'c mut Chunk<'a, C>, text: &'a str) -> Option<Self> {
+        let b = text.as_bytes();
+        if b.first() != Some(&b'{') {
+            return None;
+        }
+        let mut w = Walk {
+            tokens: Tokens::new(chunk),
+            text,
+            b,
+        };
+        (w.tokens.next()? == 0).then_some(w)
+    }
+
+    /// The token of the first member's key, `None` inside for an empty object (which must end
+    /// the text).
+    #[inline(always)]
+    fn first(&mut self) -> Option<Option<usize>> {
+        let t = self.tok()?;
+        if self.b.get(t) == Some(&b'}') {
+            return self.at_end().map(|()| None);
+        }
+        Some(Some(t))
+    }
+
+    /// A top-level member whose key is at token `t`: the key (`None` if it has escapes) and
+    /// the token where its value starts.
+    #[inline(always)]
+    fn member(&mut self, t: usize) -> Option<(&'a str, usize)> {
+        let b = self.b;
+        if b.get(t) != Some(&b'"') {
+            return None;
+        }
+        let colon = self.tok()?;
+        if b.get(colon) != Some(&b':') {
+            return None;
+        }
+        // The key's closing quote is the last byte before the colon but for whitespace
+        // (anything else there would have been a token).
+        let end = self.trim(colon).checked_sub(1)?;
+        let key = self.text.get(t + 1..end)?;
+        if self.tokens.chunk.has_escape(t + 1, end) {
+            return None;
+        }
+        Some((key, self.tok()?))
+    }
+
+    /// After a top-level member, at token `after`: the next member's key token, or `None`
+    /// inside at the closing brace (which must end the text).
+    #[inline(always)]
+    fn after_member(&mut self, after: usize) -> Option<Option<usize>> {
+        match self.b.get(after) {
+            Some(b',') => Some(Some(self.tok()?)),
+            Some(b'}') => self.at_end().map(|()| None),
+            _ => None,
         }
     }
 
+    /// After the closing brace: only whitespace may follow.
+    #[inline(always)]
     fn at_end(&mut self) -> Option<()> {
-        self.ws();
-        (self.i == self.b.len()).then_some(())
+        (self.tok()? == self.b.len()).then_some(())
     }
 
-    /// Consumes `null` if it is next.
-    #[inline]
-    fn null(&mut self) -> bool {
-        let yes = self.b.get(self.i..self.i + 4) == Some(b"null");
-        if yes {
-            self.i += 4;
-        }
-        yes
-    }
-
-    #[inline]
-    fn literal(&mut self, word: &[u8]) -> Option<()> {
-        if self.b.get(self.i..self.i + word.len())? == word {
-            self.i += word.len();
-            Some(())
-        } else {
-            None
-        }
-    }
-
-    /// At an opening `"`: consumes the string; says whether it holds escapes.
+    /// The text of the value that starts at token `start` and is followed by token `after`.
     #[inline(always)]
-    fn string(&mut self) -> Option<bool> {
-        let b = self.b;
-        let mut i = self.i + 1;
-        let mut escaped = false;
+    fn raw(&self, start: usize, after: usize) -> Option<&'a str> {
+        self.text.get(start..self.trim(after))
+    }
+
+    /// `at` moved back over whitespace.
+    #[inline(always)]
+    fn trim(&self, mut at: usize) -> usize {
+        while at > 0 && self.b.get(at - 1).is_some_and(|&c| is_ws(c)) {
+            at -= 1;
+        }
+        at
+    }
+
+    /// The next token that is not whitespace (`b.len()` at the end).
+    #[inline(always)]
+    fn tok(&mut self) -> Option<usize> {
         loop {
-            // Jump to the next special byte, 16 bytes at a time while 16 remain.
-            if let Some(chunk) = b.get(i..i + 16)
-                && let Ok(bytes) = <[u8; 16]>::try_from(chunk)
-            {
-                let m = specials16(bytes);
-                if m == 0 {
-                    i += 16;
-                    continue;
+            let t = self.tokens.next()?;
+            match self.b.get(t) {
+                Some(&c) if c <= b' ' => {
+                    if let Some(t) = after_ws(self.b, t) {
+                        return Some(t);
+                    }
                 }
-                i += m.trailing_zeros() as usize;
-            } else if let Some(chunk) = b.get(i..i + 8)
-                && let Ok(bytes) = <[u8; 8]>::try_from(chunk)
-            {
-                let m = specials(u64::from_le_bytes(bytes));
-                if m == 0 {
-                    i += 8;
-                    continue;
-                }
-                i += (m.trailing_zeros() / 8) as usize;
-            }
-            match *b.get(i)? {
-                b'"' => {
-                    self.i = i + 1;
-                    return Some(escaped);
-                }
-                b'\\' => {
-                    escaped = true;
-                    i = escape(b, i)?;
-                }
-                0..=0x1f => return None,
-                _ => i += 1,
+                _ => return Some(t),
             }
         }
     }
 
-    /// A number by JSON's grammar (serde_json's `ignore_integer`).
-    fn number(&mut self) -> Option<()> {
+    /// Consumes the value that starts at token `t`, validating it (serde_json's
+    /// `ignore_value`, iteratively); returns the token after it.
+    #[inline(always)]
+    fn value(&mut self, mut t: usize) -> Option<usize> {
         let b = self.b;
-        let mut i = self.i;
-        if b.get(i) == Some(&b'-') {
-            i += 1;
-        }
-        match *b.get(i)? {
-            b'0' => {
-                i += 1;
-                if b.get(i).is_some_and(u8::is_ascii_digit) {
-                    return None;
-                }
-            }
-            b'1'..=b'9' => {
-                i += 1;
-                while b.get(i).is_some_and(u8::is_ascii_digit) {
-                    i += 1;
-                }
-            }
-            _ => return None,
-        }
-        if b.get(i) == Some(&b'.') {
-            i += 1;
-            let digits = i;
-            while b.get(i).is_some_and(u8::is_ascii_digit) {
-                i += 1;
-            }
-            if i == digits {
-                return None;
-            }
-        }
-        if let Some(b'e' | b'E') = b.get(i) {
-            i += 1;
-            if let Some(b'+' | b'-') = b.get(i) {
-                i += 1;
-            }
-            let digits = i;
-            while b.get(i).is_some_and(u8::is_ascii_digit) {
-                i += 1;
-            }
-            if i == digits {
-                return None;
-            }
-        }
-        self.i = i;
-        Some(())
-    }
-
-    /// Consumes one value of any kind, validating it (serde_json's `ignore_value`, iteratively).
-    fn value(&mut self) -> Option<()> {
         // The open containers, innermost in bit 0: 1 for an object, 0 for an array.
         let mut stack = 0u64;
         let mut depth = 0usize;
         loop {
-            // A value is expected here.
-            self.ws();
-            match self.peek()? {
-                b'"' => {
-                    self.string()?;
-                }
+            // A value starts at `t`.
+            match *b.get(t)? {
+                b'"' => {}
                 open @ (b'{' | b'[') => {
-                    self.i += 1;
-                    self.ws();
-                    let close = if open == b'{' { b'}' } else { b']' };
-                    if self.peek()? == close {
-                        self.i += 1;
-                    } else {
+                    let first = self.tok()?;
+                    let object = open == b'{';
+                    if b.get(first) != Some(if object { &b'}' } else { &b']' }) {
                         if depth == MAX_DEPTH {
                             return None;
                         }
                         depth += 1;
-                        stack = stack << 1 | u64::from(open == b'{');
-                        if open == b'{' {
-                            self.key()?;
-                        }
+                        stack = stack << 1 | u64::from(object);
+                        t = if object { self.key(first)? } else { first };
                         continue;
                     }
                 }
-                b't' => self.literal(b"true")?,
-                b'f' => self.literal(b"false")?,
-                b'n' => self.literal(b"null")?,
-                b'-' | b'0'..=b'9' => self.number()?,
+                b't' => self.literal(t, b"true")?,
+                b'f' => self.literal(t, b"false")?,
+                b'n' => self.literal(t, b"null")?,
+                b'-' | b'0'..=b'9' => self.scalar_end(number(b, t)?)?,
                 _ => return None,
             }
             // After a value: close containers until a comma asks for the next value.
             loop {
+                let next = self.tok()?;
                 if depth == 0 {
-                    return Some(());
+                    return Some(next);
                 }
-                self.ws();
                 let in_object = stack & 1 == 1;
-                match self.peek()? {
-                    b',' => {
-                        self.i += 1;
-                        if in_object {
-                            self.ws();
-                            self.key()?;
-                        }
+                match b.get(next) {
+                    Some(b',') => {
+                        let first = self.tok()?;
+                        t = if in_object { self.key(first)? } else { first };
                         break;
                     }
-                    b'}' if in_object => {}
-                    b']' if !in_object => {}
+                    Some(b'}') if in_object => {}
+                    Some(b']') if !in_object => {}
                     _ => return None,
                 }
-                self.i += 1;
                 depth -= 1;
                 stack >>= 1;
             }
         }
     }
 
-    /// An object key and its colon.
+    /// An object key at token `t` and its colon; returns the token of the value.
     #[inline(always)]
-    fn key(&mut self) -> Option<()> {
-        if self.peek()? != b'"' {
+    fn key(&mut self, t: usize) -> Option<usize> {
+        if self.b.get(t) != Some(&b'"') {
             return None;
         }
-        self.string()?;
-        self.ws();
-        if self.peek()? != b':' {
+        let colon = self.tok()?;
+        if self.b.get(colon) != Some(&b':') {
             return None;
         }
-        self.i += 1;
-        Some(())
+        self.tok()
+    }
+
+    #[inline(always)]
+    fn literal(&self, t: usize, word: &[u8]) -> Option<()> {
+        if self.b.get(t..t + word.len())? != word {
+            return None;
+        }
+        self.scalar_end(t + word.len())
+    }
+
+    /// Checks that a number or literal ending at `at` is followed by what may follow a value
+    /// (stage 1 made no token between them: a run of other bytes goes on to the next one).
+    #[inline(always)]
+    fn scalar_end(&self, mut at: usize) -> Option<()> {
+        loop {
+            match self.b.get(at) {
+                None | Some(b',' | b'}' | b']') => return Some(()),
+                Some(&c) if is_ws(c) => at += 1,
+                Some(_) => return None,
+            }
+        }
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+/// At a run of other bytes that starts at `t` with whitespace or a control byte: `None` when
+/// the run is only whitespace (what follows is a token of its own, or the end), else where the
+/// rest of the run starts (a number or literal, whose first byte then stands for the token; or
+/// `t` itself for a control byte, which the caller rejects).
+#[inline(never)]
+fn after_ws(b: &[u8], t: usize) -> Option<usize> {
+    let mut at = t;
+    while b.get(at).is_some_and(|&c| is_ws(c)) {
+        at += 1;
+    }
+    match b.get(at) {
+        _ if at == t => Some(t),
+        None | Some(b'"' | b'{' | b'}' | b'[' | b']' | b':' | b',') => None,
+        Some(_) => Some(at),
+    }
+}
 
-    fn pick(key: &[u8]) -> Option<(usize, Want)> {
-        match key {
-            b"a" => Some((0, Want::Text)),
-            b"r" => Some((1, Want::Raw)),
-            _ => None,
+/// The end of the number starting at `i`, by JSON's grammar (serde_json's `ignore_integer`).
+#[inline]
+fn number(b: &[u8], mut i: usize) -> Option<usize> {
+    let digits = |mut i: usize| {
+        while b.get(i).is_some_and(u8::is_ascii_digit) {
+            i += 1;
         }
+        i
+    };
+    if b.get(i) == Some(&b'-') {
+        i += 1;
     }
-
-    fn scan(text: &str) -> Option<[Option<&str>; 2]> {
-        let mut out = [None; 2];
-        object(text, pick, &mut out)?;
-        Some(out)
+    match *b.get(i)? {
+        b'0' => i += 1,
+        b'1'..=b'9' => i = digits(i + 1),
+        _ => return None,
     }
-
-    #[test]
-    fn picks_fields_and_skips_the_rest() {
-        assert_eq!(
-            scan(r#"{"x":[1,{"y":"}"}],"a":"hi","r": {"k":[true,false,null,-1.5e+3]} ,"z":0}"#),
-            Some([Some("hi"), Some(r#"{"k":[true,false,null,-1.5e+3]}"#)])
-        );
-        assert_eq!(scan(r#"{"a":null,"r":null}"#), Some([None, None]));
-        assert_eq!(scan("{}"), Some([None, None]));
-        assert_eq!(
-            scan(r#"{"r":"s\"\u00e9"}"#),
-            Some([None, Some(r#""s\"\u00e9""#)])
-        );
-    }
-
-    #[test]
-    fn leaves_unsure_cases_to_serde() {
-        for text in [
-            r#"{"a":"x\ny"}"#,       // escaped text field
-            r#"{"a":1}"#,            // number where text is wanted
-            r#"{"a":"x","a":"y"}"#,  // duplicate field
-            r#"{"a":null,"a":"y"}"#, // duplicate after null
-            r#"{"\u0061":"x"}"#,     // escaped key
-            r#"{"a":"x",}"#,         // trailing comma
-            r#"{"a":"x"} x"#,        // trailing characters
-            r#"{"b":[1,]}"#,         // trailing comma in an array
-            r#"{"b":01}"#,           // leading zero
-            r#"{"b":1.}"#,           // no digits after the point
-            r#"{"b":-}"#,            // no digits
-            r#"{"b":1e}"#,           // no exponent digits
-            r#"{"b":tru}"#,          // bad literal
-            "{\"b\":\"a\tb\"}",      // raw tab in a string
-            r#"{"b":"\x"}"#,         // bad escape
-            r#"{"b":"\u12G4"}"#,     // bad hex escape
-            r#"{"b":{"c"}}"#,        // key without value
-            r#"{"b":{1:2}}"#,        // non-string key
-            r#"{"b":[}"#,            // mismatched brackets
-            r#"{"b":"open"#,         // unterminated
-        ] {
-            assert_eq!(scan(text), None, "{text}");
+    if b.get(i) == Some(&b'.') {
+        let end = digits(i + 1);
+        if end == i + 1 {
+            return None;
         }
-        let deep = format!(r#"{{"b":{}{}}}"#, "[".repeat(100), "]".repeat(100));
-        assert_eq!(scan(&deep), None);
-        let ok_deep = format!(r#"{{"b":{}{}}}"#, "[".repeat(60), "]".repeat(60));
-        assert!(scan(&ok_deep).is_some());
+        i = end;
     }
-
-    #[test]
-    fn members_come_in_order_with_raw_values() {
-        let mut out = Vec::new();
-        assert!(members(r#"{"b":{"x":[1]},"a":"s","b":null}"#, &mut out).is_some());
-        assert_eq!(
-            out,
-            vec![("b", r#"{"x":[1]}"#), ("a", r#""s""#), ("b", "null")]
-        );
-        out.clear();
-        assert!(members("{}", &mut out).is_some());
-        assert!(out.is_empty());
-        assert!(members(r#"{"\u0061":1}"#, &mut out).is_none());
-    }
-
-    #[test]
-    fn strings_of_every_length_end_at_the_right_quote() {
-        for n in 0..40 {
-            let s = "é".repeat(n / 2) + &"x".repeat(n);
-            let text = format!(r#"{{"a":"{s}","r":"{s}\"q"}}"#);
-            let got = scan(&text).unwrap();
-            assert_eq!(got[0], Some(s.as_str()));
-            assert_eq!(got[1], Some(format!(r#""{s}\"q""#).as_str()));
+    if let Some(b'e' | b'E') = b.get(i) {
+        i += 1;
+        if let Some(b'+' | b'-') = b.get(i) {
+            i += 1;
         }
-    }
-
-    #[test]
-    fn agrees_with_serde_on_validity() {
-        let cases = [
-            "0",
-            "-0",
-            "1.5",
-            "1e5",
-            "1E-5",
-            "-12.5e+7",
-            "00",
-            "-",
-            "1.",
-            ".5",
-            "+1",
-            "true",
-            "nul",
-            "\"\"",
-            "\"\\u0000\"",
-            "[]",
-            "[ ]",
-            "[1 , 2]",
-            "{}",
-            "{ }",
-            "{\"a\" : 1 }",
-            "[[[]]]",
-            "[1,[2,[3]]]",
-            "{\"a\":{\"b\":{}}}",
-            "[1 2]",
-            "{\"a\" 1}",
-            "[\"\\/\"]",
-        ];
-        for text in cases {
-            let serde_ok = serde_json::from_str::<serde::de::IgnoredAny>(text).is_ok();
-            assert_eq!(is_value(text), serde_ok, "{text}");
+        let end = digits(i);
+        if end == i {
+            return None;
         }
+        i = end;
     }
+    Some(i)
 }
