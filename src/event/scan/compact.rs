@@ -1,12 +1,13 @@
 //! The scan of compact text (no whitespace outside strings, no control bytes), which is what
-//! event files hold. Stage 1 here checks, for every byte outside strings, that the byte after
-//! it may follow it in JSON (after `:` or `,` a value starts; after a closing quote comes one
-//! of `, : } ]`; and so on), so stage 2 need not visit strings at all: its tokens are only
-//! `: , { } [ ]` and the first bytes of numbers and literals. What adjacency cannot tell
-//! (matching brackets, keys and values alternating, numbers' grammar) stage 2 checks.
+//! event files hold. Its tokens are only `: , { } [ ]` and the first bytes of numbers and
+//! literals: strings make none. Stage 2 knows where each value must start (right after the
+//! token before it) and checks that each token comes right after the value before it, so no
+//! byte goes unchecked: a value starting where no token is must be a string (its opening
+//! quote is checked), and stage 1 checks that the byte after every closing quote is a token.
+//! Whitespace outside strings breaks one of these checks, and so does any other stray byte.
 //!
-//! Anything else (whitespace, control bytes, a rule broken) makes it give up; the general
-//! scan in the parent module then decides, so this path only has to be right when it answers.
+//! When a check fails it gives up, and the general scan in the parent module decides; so this
+//! path only has to be right when it answers.
 
 use super::stage1::{CHUNK, Carry, Classify, Portable, escapes, padded};
 use super::{MAX_DEPTH, number};
@@ -21,16 +22,8 @@ pub(super) struct Wide {
     pub quote: u64,
     /// `\` and bytes below 0x20 (both rare: told apart only when present).
     pub special: u64,
-    /// ` `.
-    pub space: u64,
-    /// `:` (and 0x1a, a control byte, caught by `special` anyway).
-    pub colon: u64,
-    /// `,` (and 0x0c).
-    pub comma: u64,
-    /// `{` and `[` (and their control-byte twins with bit 5 clear... none: 0x5b, 0x7b only).
-    pub open: u64,
-    /// `}` and `]`.
-    pub close: u64,
+    /// `: , { } [ ]` (and 0x0c and 0x1a, control bytes, which `special` catches anyway).
+    pub op: u64,
 }
 
 /// A classifier that can also produce [`Wide`] masks.
@@ -50,25 +43,12 @@ pub(super) trait ClassifyCompact: Classify {
 impl ClassifyCompact for Portable {
     #[inline]
     fn wide(self, block: &[u8; 64]) -> Wide {
-        let mut m = Wide::default();
-        for (i, &c) in block.iter().enumerate() {
-            let bit = 1u64 << i;
-            // Bit 5 folds `[ ]` onto `{ }`, as the SIMD code does.
-            match c | 0x20 {
-                b':' => m.colon |= bit,
-                b',' => m.comma |= bit,
-                b'{' => m.open |= bit,
-                b'}' => m.close |= bit,
-                _ => {}
-            }
-            match c {
-                b'"' => m.quote |= bit,
-                b' ' => m.space |= bit,
-                b'\\' | 0..=0x1f => m.special |= bit,
-                _ => {}
-            }
+        let m = self.masks(block);
+        Wide {
+            quote: m.quote,
+            special: m.backslash | m.control,
+            op: m.op,
         }
-        m
     }
 
     #[inline(never)]
@@ -106,7 +86,7 @@ impl ClassifyCompact for Avx2 {
 
 /// [`chunk`] compiled with AVX2, so the classifier inlines into its loop.
 #[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,pclmulqdq")]
+#[target_feature(enable = "avx2,pclmulqdq,bmi1")]
 #[inline(never)]
 fn chunk_avx2(
     cls: Avx2,
@@ -118,52 +98,17 @@ fn chunk_avx2(
     chunk(cls, carry, b, at, out)
 }
 
-/// [`Wide`] for 64 bytes with AVX2.
+/// [`Wide`] for 64 bytes with AVX2: the masks [`Avx2`] computes, `\` and control bytes in
+/// one.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
 #[inline]
 fn wide_avx2(block: &[u8; 64]) -> Wide {
-    use std::arch::x86_64::{
-        __m256i, _mm256_cmpeq_epi8, _mm256_loadu_si256, _mm256_min_epu8, _mm256_movemask_epi8,
-        _mm256_or_si256, _mm256_set1_epi8,
-    };
-    // SAFETY: `block` has 64 bytes, so both 32-byte loads are in bounds; `loadu` has no
-    // alignment requirement.
-    let (lo, hi) = unsafe {
-        let p = block.as_ptr().cast::<__m256i>();
-        (_mm256_loadu_si256(p), _mm256_loadu_si256(p.add(1)))
-    };
-    let fold = _mm256_set1_epi8(0x20);
-    let (flo, fhi) = (_mm256_or_si256(lo, fold), _mm256_or_si256(hi, fold));
-    macro_rules! bits {
-        ($a:expr, $b:expr) => {{
-            let low = _mm256_movemask_epi8($a) as u32;
-            let high = _mm256_movemask_epi8($b) as u32;
-            super::stage1::opaque(u64::from(low) | u64::from(high) << 32)
-        }};
-    }
-    macro_rules! eq {
-        ($lo:expr, $hi:expr, $c:expr) => {{
-            let c = _mm256_set1_epi8($c as i8);
-            bits!(_mm256_cmpeq_epi8($lo, c), _mm256_cmpeq_epi8($hi, c))
-        }};
-    }
-    let below = _mm256_set1_epi8(0x1f);
-    let backslash = _mm256_set1_epi8(b'\\' as i8);
-    let special = |v| {
-        _mm256_or_si256(
-            _mm256_cmpeq_epi8(v, backslash),
-            _mm256_cmpeq_epi8(_mm256_min_epu8(v, below), v),
-        )
-    };
+    let m = super::stage1::masks_avx2(block);
     Wide {
-        quote: eq!(lo, hi, b'"'),
-        special: bits!(special(lo), special(hi)),
-        space: eq!(lo, hi, b' '),
-        colon: eq!(flo, fhi, b':'),
-        comma: eq!(flo, fhi, b','),
-        open: eq!(flo, fhi, b'{'),
-        close: eq!(flo, fhi, b'}'),
+        quote: m.quote,
+        special: m.special,
+        op: m.op,
     }
 }
 
@@ -171,11 +116,9 @@ fn wide_avx2(block: &[u8; 64]) -> Wide {
 #[derive(Debug, Default)]
 pub(super) struct Edges {
     strings: Carry,
-    /// Bit 0 set when the last byte was `:` or `,`; the others likewise.
-    separator: u64,
-    open: u64,
-    close: u64,
+    /// 1 when the last byte closed a string.
     closing_quote: u64,
+    /// 1 when the last byte was none of the others (part of a number or literal).
     other: u64,
 }
 
@@ -205,32 +148,18 @@ fn chunk<C: ClassifyCompact>(
         let inside = cls.prefix_xor(quote) ^ e.strings.in_string;
         e.strings.in_string = ((inside as i64) >> 63) as u64;
         let outside = !inside;
-        if m.space & outside & valid != 0 {
-            return None;
-        }
-        let separator = (m.colon | m.comma) & outside;
-        let open = m.open & outside;
-        let close = m.close & outside;
-        let opening_quote = quote & inside;
+        let op = m.op & outside;
         let closing_quote = quote & outside;
-        let other = !(m.colon | m.comma | m.open | m.close | quote | inside) & valid;
+        let other = !(m.op | quote | inside) & valid;
         let starts = other & !(other << 1 | e.other);
-        let value = opening_quote | open | starts;
-        let after = |x: u64, carry: u64| x << 1 | carry;
-        let bad = (after(separator, e.separator) & !value)
-            | (after(open, e.open) & !(value | close))
-            | (after(closing_quote, e.closing_quote) & !(separator | close))
-            | (after(close, e.close) & !(m.comma & outside | close))
-            | (after(other, e.other) & !(other | m.comma & outside | close));
-        if bad & valid != 0 {
+        // Strings make no token, so stage 2 cannot see what follows one: it must be a token
+        // (one it then checks, like any other).
+        if (closing_quote << 1 | e.closing_quote) & !op & valid != 0 {
             return None;
         }
-        e.separator = separator >> 63;
-        e.open = open >> 63;
-        e.close = close >> 63;
         e.closing_quote = closing_quote >> 63;
         e.other = other >> 63;
-        out[n] = (separator | open | close | starts) & valid;
+        out[n] = (op | starts) & valid;
         n += 1;
         at += 64;
     }
@@ -279,12 +208,18 @@ impl<'a, C: ClassifyCompact> Blocks<'a, C> {
     }
 
     /// The block after the one at `base` (`b.len()` at the end); `None` to give up.
-    #[inline(never)]
+    #[inline(always)]
     fn advance(&mut self, base: usize) -> Option<(u64, usize)> {
         if self.index + 1 < self.count {
             self.index += 1;
             return Some((*self.masks.get(self.index)?, base + 64));
         }
+        self.refill(base)
+    }
+
+    /// Classifies the chunk after the block at `base`.
+    #[inline(never)]
+    fn refill(&mut self, base: usize) -> Option<(u64, usize)> {
         let at = if self.count == 0 { 0 } else { base + 64 };
         if at >= self.b.len() {
             return Some((0, self.b.len()));
@@ -352,7 +287,7 @@ impl<'c, 'a, C: ClassifyCompact> Walk<'c, 'a, C> {
     pub fn first(&mut self) -> Option<Option<usize>> {
         match self.b.get(1) {
             Some(b'"') => Some(Some(0)),
-            Some(b'}') => (self.next()? == 1 && self.end()).then_some(None),
+            Some(b'}') => (self.next()? == 1 && self.end(1)).then_some(None),
             _ => None,
         }
     }
@@ -378,15 +313,22 @@ impl<'c, 'a, C: ClassifyCompact> Walk<'c, 'a, C> {
     pub fn after_member(&mut self, after: usize) -> Option<Option<usize>> {
         match self.b.get(after) {
             Some(b',') if self.b.get(after + 1) == Some(&b'"') => Some(Some(after)),
-            Some(b'}') => self.end().then_some(None),
+            Some(b'}') => self.end(after).then_some(None),
             _ => None,
         }
     }
 
-    /// At the last closing brace: nothing may follow.
+    /// At the closing brace at `at`: nothing may follow.
     #[inline(always)]
-    fn end(&mut self) -> bool {
-        self.next() == Some(self.b.len())
+    fn end(&mut self, at: usize) -> bool {
+        at + 1 == self.b.len() && self.next() == Some(self.b.len())
+    }
+
+    /// The token after the closing bracket at `close`, which must come right after it.
+    #[inline(always)]
+    fn after_close(&mut self, close: usize) -> Option<usize> {
+        let after = self.next()?;
+        (after == close + 1).then_some(after)
     }
 
     /// The text of a value from `start` up to the token `after` that follows it.
@@ -426,11 +368,11 @@ impl<'c, 'a, C: ClassifyCompact> Walk<'c, 'a, C> {
                         match b.get(t + 1) {
                             Some(b'}') if object => {
                                 self.next()?;
-                                after = self.next()?;
+                                after = self.after_close(t + 1)?;
                             }
                             Some(b']') if !object => {
                                 self.next()?;
-                                after = self.next()?;
+                                after = self.after_close(t + 1)?;
                             }
                             _ => {
                                 if depth == MAX_DEPTH {
@@ -473,7 +415,7 @@ impl<'c, 'a, C: ClassifyCompact> Walk<'c, 'a, C> {
                 }
                 depth -= 1;
                 stack >>= 1;
-                after = self.next()?;
+                after = self.after_close(after)?;
             }
         }
     }
