@@ -136,7 +136,10 @@ fn chunk<C: ClassifyCompact>(
     while n < CHUNK && at < b.len() {
         let left = b.len() - at;
         let valid = if left < 64 { (1u64 << left) - 1 } else { !0 };
-        let m = match b.get(at..at + 64).and_then(|s| <&[u8; 64]>::try_from(s).ok()) {
+        let m = match b
+            .get(at..at + 64)
+            .and_then(|s| <&[u8; 64]>::try_from(s).ok())
+        {
             Some(block) => cls.wide(block),
             None => cls.wide(&padded(&b[at..])),
         };

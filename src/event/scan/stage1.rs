@@ -1,13 +1,7 @@
-//! Stage 1 of the scan: the text is classified 64 bytes at a time into bit masks (quotes,
-//! backslashes, control bytes, structural characters), from which one mask of *tokens* per
-//! block follows: every structural character outside strings, every opening quote, and the
-//! first byte of every run of other bytes outside strings (a number, a literal, whitespace or
-//! garbage). Stage 2 (the parent module) walks only those positions, so a skipped string costs
-//! nothing per byte and a skipped value a few instructions per token.
-//!
-//! The string state (which quotes are escaped, which bytes are inside strings) is carried from
-//! block to block. Escapes are validated here, at the escaped characters, and so are control
-//! bytes inside strings; numbers and literals are left to stage 2.
+//! Stage 1 of the compact scan: the text is classified 64 bytes at a time into bit masks
+//! (quotes, backslashes, control bytes, structural characters), portably or with AVX2, and
+//! the string state (which quotes are escaped, which bytes are inside strings) is carried from
+//! block to block. Escapes are validated here, at the escaped characters.
 
 /// One block's raw masks, bit `i` for byte `i`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -33,9 +27,6 @@ pub(super) trait Classify: Copy {
     fn masks(self, block: &[u8; 64]) -> Masks;
     /// Bit `i` of the result is the XOR of bits `0..=i` of `x`.
     fn prefix_xor(self, x: u64) -> u64;
-    /// [`chunk`] with this classifier.
-    fn chunk(self, carry: &mut Carry, b: &[u8], at: usize, out: &mut [u64; CHUNK])
-    -> Option<usize>;
 }
 
 /// The classifier that runs everywhere (and in tests, beside the SIMD one).
@@ -66,17 +57,6 @@ impl Classify for Portable {
             x ^= x << shift;
         }
         x
-    }
-
-    #[inline(never)]
-    fn chunk(
-        self,
-        carry: &mut Carry,
-        b: &[u8],
-        at: usize,
-        out: &mut [u64; CHUNK],
-    ) -> Option<usize> {
-        chunk(self, carry, b, at, out)
     }
 }
 
@@ -110,32 +90,6 @@ impl Classify for Avx2 {
         // SAFETY: an `Avx2` exists only after `detect` found PCLMULQDQ on this CPU.
         unsafe { prefix_xor_clmul(x) }
     }
-
-    #[inline(always)]
-    fn chunk(
-        self,
-        carry: &mut Carry,
-        b: &[u8],
-        at: usize,
-        out: &mut [u64; CHUNK],
-    ) -> Option<usize> {
-        // SAFETY: an `Avx2` exists only after `detect` found both features on this CPU.
-        unsafe { chunk_avx2(self, carry, b, at, out) }
-    }
-}
-
-/// [`chunk`] compiled with AVX2, so the classifier inlines into its loop.
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,pclmulqdq")]
-#[inline(never)]
-fn chunk_avx2(
-    cls: Avx2,
-    carry: &mut Carry,
-    b: &[u8],
-    at: usize,
-    out: &mut [u64; CHUNK],
-) -> Option<usize> {
-    chunk(cls, carry, b, at, out)
 }
 
 /// [`Masks`] for 64 bytes with AVX2. Structural characters are found with one table lookup per
@@ -187,10 +141,7 @@ pub(super) fn masks_avx2(block: &[u8; 64]) -> Masks {
         )
     };
     let bit5 = _mm256_set1_epi8(0x20);
-    let op = bits!(|v| _mm256_cmpeq_epi8(
-        _mm256_or_si256(v, bit5),
-        _mm256_shuffle_epi8(table, v)
-    ));
+    let op = bits!(|v| _mm256_cmpeq_epi8(_mm256_or_si256(v, bit5), _mm256_shuffle_epi8(table, v)));
     // Backslashes and control bytes are rare: one mask tells whether either is there.
     let (backslash, control) = if special == 0 {
         (0, 0)
@@ -239,55 +190,10 @@ fn prefix_xor_clmul(x: u64) -> u64 {
 pub(super) struct Carry {
     /// All ones when the last classified byte was inside a string.
     pub in_string: u64,
-    /// 1 when the last classified byte was part of a run of other bytes.
-    pub run: u64,
     /// 1 when the last classified byte is a backslash that escapes the next.
     pub escaped: u64,
     /// Whether any block so far held a backslash (until then no string can have escapes).
     pub backslash: bool,
-}
-
-/// Classifies the blocks of `b` from `at` (a multiple of 64) into token masks, until the text
-/// ends or `out` is full; returns how many. `None` when a block is invalid (a control byte in
-/// a string, a bad escape): the text is not JSON, and nothing else needs to be known.
-#[inline(always)]
-fn chunk<C: Classify>(
-    cls: C,
-    carry: &mut Carry,
-    b: &[u8],
-    mut at: usize,
-    out: &mut [u64; CHUNK],
-) -> Option<usize> {
-    let mut n = 0;
-    while n < CHUNK && at < b.len() {
-        let left = b.len() - at;
-        let m = match b.get(at..at + 64).and_then(|s| <&[u8; 64]>::try_from(s).ok()) {
-            Some(block) => cls.masks(block),
-            None => cls.masks(&padded(&b[at..])),
-        };
-        let mut quote = m.quote;
-        if m.backslash | carry.escaped != 0 {
-            quote &= !escapes(carry, m.backslash, b, at)?;
-        }
-        let inside = cls.prefix_xor(quote) ^ carry.in_string;
-        carry.in_string = ((inside as i64) >> 63) as u64;
-        if m.control & inside != 0 {
-            return None;
-        }
-        // `inside` holds each opening quote and not the closing one.
-        let other = !(m.op | quote | inside);
-        let starts = other & !(other << 1 | carry.run);
-        carry.run = other >> 63;
-        let mut bits = (m.op & !inside) | (quote & inside) | starts;
-        if left < 64 {
-            // The padding is not text.
-            bits &= (1u64 << left) - 1;
-        }
-        out[n] = bits;
-        n += 1;
-        at += 64;
-    }
-    Some(n)
 }
 
 /// The escaped characters of the block at `at` (simdjson's odd-run trick), each checked to be
@@ -319,107 +225,6 @@ pub(super) fn escapes(carry: &mut Carry, backslash: u64, b: &[u8], at: usize) ->
         }
     }
     Some(escaped)
-}
-
-/// The classified blocks of a text, a chunk at a time: the cold state behind [`Tokens`].
-pub(super) struct Chunk<'a, C> {
-    cls: C,
-    b: &'a [u8],
-    /// The current block in `masks`.
-    index: usize,
-    /// How many of `masks` hold blocks (0 before the first chunk).
-    count: usize,
-    /// Token masks of the current chunk.
-    masks: [u64; CHUNK],
-    carry: Carry,
-}
-
-impl<'a, C: Classify> Chunk<'a, C> {
-    /// The blocks of `b`, none classified yet.
-    #[inline(always)]
-    pub fn new(cls: C, b: &'a [u8]) -> Self {
-        Chunk {
-            cls,
-            b,
-            index: 0,
-            count: 0,
-            masks: [0; CHUNK],
-            carry: Carry::default(),
-        }
-    }
-
-    /// The block after the one at `base`, as its token mask and position (`b.len()` at the
-    /// end); `None` when the text is found invalid.
-    #[inline(never)]
-    fn advance(&mut self, base: usize) -> Option<(u64, usize)> {
-        if self.index + 1 < self.count {
-            self.index += 1;
-            return Some((*self.masks.get(self.index)?, base + 64));
-        }
-        let at = if self.count == 0 { 0 } else { base + 64 };
-        if at >= self.b.len() {
-            return Some((0, self.b.len()));
-        }
-        self.count = self.cls.chunk(&mut self.carry, self.b, at, &mut self.masks)?;
-        self.index = 0;
-        Some((self.masks[0], at))
-    }
-
-    /// Whether the text ended inside a string (meaningful once [`Tokens::next`] said end).
-    #[inline]
-    pub fn open_string(&self) -> bool {
-        self.carry.in_string != 0
-    }
-
-    /// Whether `b[from..to]`, part of a string already tokenized, holds a backslash.
-    #[inline]
-    pub fn has_escape(&self, from: usize, to: usize) -> bool {
-        self.carry.backslash && self.b.get(from..to).is_none_or(|s| s.contains(&b'\\'))
-    }
-}
-
-/// The token positions of a text, handed out as stage 2 asks. The hot state lives here, apart
-/// from the [`Chunk`], so that it can stay in registers.
-pub(super) struct Tokens<'c, 'a, C> {
-    /// Tokens of the current block not yet handed out.
-    bits: u64,
-    /// Where the current block starts.
-    base: usize,
-    /// The text's length.
-    len: usize,
-    /// Where the blocks come from.
-    pub chunk: &'c mut Chunk<'a, C>,
-}
-
-impl<'c, 'a, C: Classify> Tokens<'c, 'a, C> {
-    /// Tokens from `chunk`, starting at the text's start.
-    #[inline(always)]
-    pub fn new(chunk: &'c mut Chunk<'a, C>) -> Self {
-        let len = chunk.b.len();
-        Tokens {
-            bits: 0,
-            base: 0,
-            len,
-            chunk,
-        }
-    }
-
-    /// The next token's position, the text's length at the end; `None` when the text is found
-    /// invalid.
-    #[inline(always)]
-    pub fn next(&mut self) -> Option<usize> {
-        loop {
-            if self.bits != 0 {
-                let i = self.bits.trailing_zeros() as usize;
-                self.bits &= self.bits - 1;
-                return Some(self.base + i);
-            }
-            if self.base >= self.len {
-                return Some(self.len);
-            }
-            (self.bits, self.base) = self.chunk.advance(self.base)?;
-        }
-    }
 }
 
 /// The last, short block, padded with spaces (which the token mask then drops).
