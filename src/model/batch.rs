@@ -137,6 +137,30 @@ pub(crate) struct LocalEvent {
     pub origin: Origin,
 }
 
+/// What the model keeps of one event, borrowed: a [`WireEvent`]'s fields after the time rules,
+/// with `traits` and `context.traits` as their JSON text.
+#[derive(Debug, Clone, Copy)]
+pub struct EventParts<'a> {
+    /// Group, identify or other.
+    pub kind: EventKind,
+    /// `messageId`, trimmed.
+    pub message_id: Option<&'a str>,
+    /// `userId`.
+    pub user_id: Option<&'a str>,
+    /// `anonymousId`.
+    pub anonymous_id: Option<&'a str>,
+    /// `groupId`.
+    pub group_id: Option<&'a str>,
+    /// The event time ([`crate::event::TimeFields::event_time`]).
+    pub time: Option<EventTime>,
+    /// `receivedAt`, UTC milliseconds.
+    pub received_ms: Option<i64>,
+    /// The root `traits` object's text.
+    pub traits: Option<&'a str>,
+    /// `context.traits`' text.
+    pub context_traits: Option<&'a str>,
+}
+
 /// The compact result of reading some input.
 #[derive(Debug)]
 pub struct Batch {
@@ -302,25 +326,39 @@ impl Batch {
         origin: Origin,
         _known: &KnownSnapshots,
     ) -> Result<(), FlattenError> {
+        let parts = EventParts {
+            kind: ev.kind,
+            message_id: ev.message_id.as_deref(),
+            user_id: ev.user_id.as_deref(),
+            anonymous_id: ev.anonymous_id.as_deref(),
+            group_id: ev.group_id.as_deref(),
+            time: ev.times.event_time(),
+            received_ms: ev.times.received_at.map(|t| t.utc_ms),
+            traits: ev.traits.map(|t| t.get()),
+            context_traits: ev.context_traits.map(|t| t.get()),
+        };
+        self.push_parts(&parts, origin)
+    }
+
+    /// Adds one event given by its parts (a store row read without parsing its text). Fails
+    /// only when its traits cannot be read.
+    pub fn push_parts(&mut self, ev: &EventParts<'_>, origin: Origin) -> Result<(), FlattenError> {
         let snapshot = match ev.kind {
-            EventKind::Group => Some(self.group_snapshot(ev.traits.map(|t| t.get()))?),
-            EventKind::Identify => Some(self.user_snapshot(
-                ev.traits.map(|t| t.get()),
-                ev.context_traits.map(|t| t.get()),
-            )?),
+            EventKind::Group => Some(self.group_snapshot(ev.traits)?),
+            EventKind::Identify => Some(self.user_snapshot(ev.traits, ev.context_traits)?),
             EventKind::Other => None,
         };
-        let user_id = ev.user_id.as_deref().map(|s| self.intern(s));
-        let anonymous_id = ev.anonymous_id.as_deref().map(|s| self.intern(s));
-        let group_id = ev.group_id.as_deref().map(|s| self.intern(s));
+        let user_id = ev.user_id.map(|s| self.intern(s));
+        let anonymous_id = ev.anonymous_id.map(|s| self.intern(s));
+        let group_id = ev.group_id.map(|s| self.intern(s));
         self.events.push(LocalEvent {
             kind: ev.kind,
-            message: ev.message_id.as_deref().map(|m| text_hash(m.as_bytes())),
+            message: ev.message_id.map(|m| text_hash(m.as_bytes())),
             user_id,
             anonymous_id,
             group_id,
-            time: ev.times.event_time(),
-            received_ms: ev.times.received_at.map_or(i64::MIN, |t| t.utc_ms),
+            time: ev.time,
+            received_ms: ev.received_ms.unwrap_or(i64::MIN),
             snapshot,
             origin,
         });

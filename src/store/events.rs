@@ -8,6 +8,7 @@ use rusqlite::{Connection, OptionalExtension, Statement, Transaction, params};
 
 use xxhash_rust::xxh3::xxh3_128;
 
+use super::layout::RawLayout;
 use super::schema::EVENT_INDEXES;
 use super::{Store, StoreError};
 use crate::model::intern::PassThroughHasher;
@@ -67,6 +68,9 @@ pub struct NewEvent<'a> {
     pub source: &'a str,
     /// The event's whole JSON text; must not be empty.
     pub raw: &'a str,
+    /// What parsing `raw` found, so reopening need not parse it again (schema V2); `None`
+    /// makes reopening parse the row.
+    pub layout: Option<RawLayout>,
 }
 
 /// What an import did.
@@ -81,8 +85,8 @@ pub struct ImportSummary {
 /// Not `INSERT OR IGNORE`: that would also silently skip rows breaking a NOT NULL or CHECK
 /// constraint (and count them as duplicates). This ignores a repeated messageId only.
 const INSERT_EVENT: &str = "INSERT INTO events (message_id, kind, user_id, anonymous_id, \
-     group_id, event_ms, received_ms, origin, source, raw, imported_at) \
-     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) \
+     group_id, event_ms, received_ms, origin, source, raw, imported_at, layout) \
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12) \
      ON CONFLICT (message_id) WHERE message_id IS NOT NULL DO NOTHING";
 
 /// Inserts one event unless its messageId is already stored; true when a row was added.
@@ -97,8 +101,8 @@ pub(super) fn insert_event(
 /// A plain insert, for bulk mode where the unique index is gone and duplicates are caught in
 /// memory (an `ON CONFLICT` target needs the index).
 const INSERT_EVENT_BULK: &str = "INSERT INTO events (message_id, kind, user_id, anonymous_id, \
-     group_id, event_ms, received_ms, origin, source, raw, imported_at) \
-     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)";
+     group_id, event_ms, received_ms, origin, source, raw, imported_at, layout) \
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)";
 
 fn insert_with(
     tx: &Transaction<'_>,
@@ -129,6 +133,7 @@ fn execute_insert(
         e.source,
         e.raw,
         imported_at,
+        e.layout.as_ref().map(RawLayout::as_bytes),
     ])?;
     Ok(changed > 0)
 }
@@ -396,6 +401,7 @@ mod tests {
             origin: Origin::Imported,
             source: "events.jsonl",
             raw,
+            layout: None,
         }
     }
 
@@ -687,6 +693,7 @@ mod speed {
                         origin: Origin::Imported,
                         source: "bench.jsonl",
                         raw: &raw,
+                        layout: None,
                     })
                     .unwrap();
             }
