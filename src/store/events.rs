@@ -149,6 +149,9 @@ pub struct Importer<'s> {
     conn: &'s Connection,
     /// The insert, prepared once for the whole import.
     insert: Statement<'s>,
+    /// The `source` and `origin` bound to `insert` now: the same for a whole input, so they
+    /// are bound again only when they change (binding a text costs as much as a short column).
+    bound: Option<(String, Origin)>,
     /// The transaction is open: dropping the importer rolls it back.
     open: bool,
     path: &'s std::path::Path,
@@ -185,14 +188,35 @@ impl Importer<'_> {
             }
             None => true,
         };
-        let inserted =
-            new && execute_insert(&mut self.insert, event, self.imported_at).map_err(fail)?;
+        let inserted = new && self.execute(event).map_err(fail)?;
         if inserted {
             self.summary.inserted += 1;
         } else {
             self.summary.duplicates += 1;
         }
         Ok(inserted)
+    }
+
+    /// Runs the prepared insert for one event; true when a row was added.
+    fn execute(&mut self, e: &NewEvent<'_>) -> rusqlite::Result<bool> {
+        let stmt = &mut self.insert;
+        let same = |(source, origin): &(String, Origin)| source == e.source && *origin == e.origin;
+        if !self.bound.as_ref().is_some_and(same) {
+            stmt.raw_bind_parameter(8, e.origin.as_str())?;
+            stmt.raw_bind_parameter(9, e.source)?;
+            stmt.raw_bind_parameter(11, self.imported_at)?;
+            self.bound = Some((e.source.to_owned(), e.origin));
+        }
+        stmt.raw_bind_parameter(1, e.message_id)?;
+        stmt.raw_bind_parameter(2, e.kind)?;
+        stmt.raw_bind_parameter(3, e.user_id)?;
+        stmt.raw_bind_parameter(4, e.anonymous_id)?;
+        stmt.raw_bind_parameter(5, e.group_id)?;
+        stmt.raw_bind_parameter(6, e.event_ms)?;
+        stmt.raw_bind_parameter(7, e.received_ms)?;
+        stmt.raw_bind_parameter(10, e.raw)?;
+        stmt.raw_bind_parameter(12, e.layout.as_ref().map(RawLayout::as_bytes))?;
+        Ok(stmt.raw_execute()? > 0)
     }
 
     /// Counts so far.
@@ -280,6 +304,7 @@ impl Store {
             open: true,
             path,
             imported_at,
+            bound: None,
             bulk_seen: empty.then(HashSet::default),
             summary: ImportSummary::default(),
         })
@@ -602,6 +627,50 @@ mod tests {
             Some(r#"{"type":"group"}"#)
         );
         assert_eq!(store.raw_event(id + 1).unwrap(), None);
+    }
+
+    #[test]
+    fn each_row_keeps_its_own_source_and_origin() {
+        let (_dir, mut store) = store();
+        store.set_clock(|| 9);
+        let sent = |raw| NewEvent {
+            origin: Origin::Sent,
+            ..ev(None, raw)
+        };
+        let other = |raw| NewEvent {
+            source: "b.jsonl",
+            ..ev(None, raw)
+        };
+        store
+            .import([
+                ev(None, "{}"),
+                other("{}"),
+                other("{}"),
+                sent("{}"),
+                ev(None, "{}"),
+            ])
+            .unwrap();
+        let rows: Vec<(String, String, i64)> = store
+            .conn
+            .prepare("SELECT source, origin, imported_at FROM events ORDER BY id")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        let want = [
+            ("events.jsonl", "imported"),
+            ("b.jsonl", "imported"),
+            ("b.jsonl", "imported"),
+            ("events.jsonl", "sent"),
+            ("events.jsonl", "imported"),
+        ];
+        let got: Vec<(&str, &str, i64)> = rows
+            .iter()
+            .map(|(s, o, t)| (s.as_str(), o.as_str(), *t))
+            .collect();
+        let want: Vec<(&str, &str, i64)> = want.iter().map(|(s, o)| (*s, *o, 9)).collect();
+        assert_eq!(got, want);
     }
 
     #[test]
