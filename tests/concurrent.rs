@@ -42,6 +42,7 @@ fn import_batch(store: &mut Store, batch: usize) {
             origin: Origin::Imported,
             source: "concurrent.jsonl",
             raw: &raws[i],
+            layout: None,
         }))
         .unwrap();
     assert_eq!(summary.inserted, PER_IMPORT as u64);

@@ -146,6 +146,7 @@ fn parallel_import_and_reopen_match_the_one_thread_paths() {
             origin,
             source: "composer",
             raw: &raw,
+            layout: None,
         };
         match origin {
             Origin::Local => store.save_local(&event).unwrap(),

@@ -226,3 +226,161 @@ fn a_warehouse_open_elsewhere_is_read_with_its_wal() {
     assert_eq!(stats_json(&[&wh])["group_calls"], 4);
     drop(writer);
 }
+
+/// Edge cases for reopening without parsing: batch bodies, escaped and numeric ids, padded
+/// lines, offsets and derived event times, identify traits in `context`, escaped trait keys, a
+/// repeated key, a trait error, and a pretty-printed document (stored compacted, so parsed).
+const TRICKY_JSONL: &str = concat!(
+    r#"{"type":"group","messageId":" m-pad ","userId":"u1","groupId":"g1","traits":{"plan":"pro","n":1},"timestamp":"2024-03-01T10:00:00+05:30"}"#,
+    "\n",
+    "  ",
+    r#"{"type":"group","messageId":"m-ws","userId":42,"groupId":7,"traits":{"a\"b":{"c":[1,2]},"plan":"free","plan":"team"},"originalTimestamp":"2024-03-01T10:00:00-02:00","sentAt":"2024-03-01T10:00:05Z","receivedAt":"2024-03-01T12:00:09.5Z"}  "#,
+    "\r\n",
+    r#"{"batch":[{"type":"identify","messageId":"m-b1","userId":"u\u00e9","traits":{"email":"e@x"},"context":{"traits":{"name":"N","email":"ctx@x"}},"timestamp":"2024-03-02T00:00:00Z"},{"type":"group","messageId":"m-b2","anonymousId":"a1","groupId":"g\"2","timestamp":"2024-03-03T00:00:00Z"}]}"#,
+    "\n",
+    r#"{"type":"identify","messageId":"m-ctx","anonymousId":"a1","context":{"traits":{"plan":{"deep":true}}},"receivedAt":"2024-03-04T00:00:00Z"}"#,
+    "\n",
+    r#"{"type":"track","messageId":"m-t","userId":"u1","event":"x"}"#,
+    "\n",
+    r#"{"type":"group","messageId":"m-big","userId":"u2","groupId":"g1","traits":{"k":"v"},"timestamp":"2024-03-05"}"#,
+    "\n",
+    r#"{"type":"group","userId":"u3","groupId":"g3","traits":{"x":"no message id"}}"#,
+    "\n",
+);
+
+/// The whole model as text, with the store's path (which differs between copies) taken out.
+fn model_text(path: &std::path::Path) -> String {
+    let m = load(&[path.to_path_buf()], &LoadOptions::default(), &mut |_| {}).unwrap();
+    format!("{m:?}").replace(&format!("{:?}", path.display().to_string()), "STORE")
+}
+
+/// Runs SQL on a store file directly (what an older groupscope or damage would leave).
+fn sql(path: &std::path::Path, statements: &str) {
+    rusqlite::Connection::open(path)
+        .unwrap()
+        .execute_batch(statements)
+        .unwrap();
+}
+
+fn count(path: &std::path::Path, query: &str) -> i64 {
+    rusqlite::Connection::open(path)
+        .unwrap()
+        .query_row(query, [], |r| r.get(0))
+        .unwrap()
+}
+
+#[test]
+fn reopening_without_parsing_gives_the_same_model_as_parsing() {
+    let dir = tempfile::tempdir().unwrap();
+    let tricky = dir.path().join("tricky.jsonl");
+    std::fs::write(&tricky, TRICKY_JSONL).unwrap();
+    let doc = dir.path().join("doc.json");
+    std::fs::write(
+        &doc,
+        "[\n {\"type\":\"group\",\"messageId\":\"m-doc\",\"userId\":\"u1\",\"groupId\":\"g1\",\n  \"traits\":{\"plan\":\"doc\"}}\n]\n",
+    )
+    .unwrap();
+    let store = dir.path().join("s.db");
+    let out = import(&store, &[&asset("sample.jsonl"), &tricky, &doc]);
+    assert!(out.status.success(), "{out:?}");
+    // Composed calls, stored by the send path (kept local and marked sent).
+    {
+        let mut s = groupscope::store::Store::open(&store).unwrap();
+        for (i, origin) in [
+            (1, groupscope::store::Origin::Local),
+            (2, groupscope::store::Origin::Sent),
+        ] {
+            let raw = format!(
+                r#"{{"type":"group","messageId":"composed-{i}","userId":"usr_ada","groupId":"acct_brightwave","traits":{{"plan":"c{i}"}},"timestamp":"2030-01-01T00:00:0{i}+01:00"}}"#
+            );
+            let v: serde_json::Value = serde_json::from_str(&raw).unwrap();
+            let event = groupscope::send::dispatch::new_event(&v, &raw, origin);
+            match origin {
+                groupscope::store::Origin::Local => s.save_local(&event).unwrap(),
+                _ => s.mark_sent(&event).unwrap(),
+            };
+        }
+    }
+    let rows = count(&store, "SELECT count(*) FROM events");
+    // Parsed on reopening: the pretty-printed document's event (stored compacted), the two
+    // events whose ids have escapes and the two with numeric ids (one in the sample).
+    let parsed = count(&store, "SELECT count(*) FROM events WHERE layout IS NULL");
+    assert_eq!(parsed, 5, "{rows} rows");
+    assert_eq!(
+        count(
+            &store,
+            "SELECT count(*) FROM events WHERE origin <> 'imported' AND layout IS NOT NULL"
+        ),
+        2
+    );
+    let fast = model_text(&store);
+    assert!(fast.contains("Sent") && fast.contains("Local"), "{fast}");
+
+    // The same rows, every one parsed.
+    let all_parsed = dir.path().join("all_parsed.db");
+    std::fs::copy(&store, &all_parsed).unwrap();
+    sql(&all_parsed, "UPDATE events SET layout = NULL");
+    assert_eq!(model_text(&all_parsed), fast);
+
+    // Damaged layouts (cut short, extra bytes, another version, empty, not a blob) are parsed.
+    let damaged = dir.path().join("damaged.db");
+    std::fs::copy(&store, &damaged).unwrap();
+    sql(
+        &damaged,
+        "UPDATE events SET layout = substr(layout, 1, length(layout) - 1) WHERE id % 6 = 0;
+         UPDATE events SET layout = layout || X'00' WHERE id % 6 = 1;
+         UPDATE events SET layout = X'02' || substr(layout, 2) WHERE id % 6 = 2;
+         UPDATE events SET layout = X'' WHERE id % 6 = 3;
+         UPDATE events SET layout = 'text' WHERE id % 6 = 4;",
+    );
+    assert_eq!(model_text(&damaged), fast);
+    // Another row's layout may fit this row's text well enough to be read: a wrong model, but
+    // never a panic, and every row still counts.
+    let swapped = dir.path().join("swapped.db");
+    std::fs::copy(&store, &swapped).unwrap();
+    sql(
+        &swapped,
+        "UPDATE events SET layout = (SELECT e.layout FROM events e WHERE e.id = events.id % 60 + 1);",
+    );
+    let m = load(
+        std::slice::from_ref(&swapped),
+        &LoadOptions::default(),
+        &mut |_| {},
+    )
+    .unwrap();
+    assert_eq!(m.counts().lines, rows as u64);
+}
+
+#[test]
+fn a_version_1_store_reads_the_same_before_and_after_migrating() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("s.db");
+    assert!(import(&store, &[&asset("sample.jsonl")]).status.success());
+    let fast = model_text(&store);
+    // What groupscope before schema 2 wrote: the same V1 table, no V2 columns.
+    let v1 = dir.path().join("v1.db");
+    std::fs::copy(&store, &v1).unwrap();
+    sql(
+        &v1,
+        "ALTER TABLE events DROP COLUMN layout; PRAGMA user_version = 1;",
+    );
+    // Read-only: no migration, every row parsed.
+    assert_eq!(model_text(&v1), fast);
+    assert_eq!(count(&v1, "PRAGMA user_version"), 1);
+    // `import` migrates it; the old rows keep NULL layouts, the new ones get theirs.
+    let tricky = dir.path().join("tricky.jsonl");
+    std::fs::write(&tricky, TRICKY_JSONL).unwrap();
+    assert!(import(&v1, &[&tricky]).status.success());
+    assert_eq!(count(&v1, "PRAGMA user_version"), 2);
+    assert_eq!(
+        count(&v1, "SELECT count(*) FROM events WHERE layout IS NOT NULL"),
+        5
+    );
+    let both = dir.path().join("both.db");
+    assert!(
+        import(&both, &[&asset("sample.jsonl"), &tricky])
+            .status
+            .success()
+    );
+    assert_eq!(model_text(&v1), model_text(&both));
+}

@@ -11,7 +11,8 @@ use super::{Common, EXIT_BAD_INPUT};
 use crate::event::{EventKind, WireEvent};
 use crate::source::LoadOptions;
 use crate::source::visit::{Place, Step, Visit, visit_parallel};
-use crate::store::{self, NewEvent, Store};
+use crate::store::layout::kind_name;
+use crate::store::{self, NewEvent, RawLayout, Store};
 
 /// Arguments of `import`.
 #[derive(Debug, Args)]
@@ -147,6 +148,8 @@ struct Row {
     event_ms: Option<i64>,
     received_ms: Option<i64>,
     raw: Span,
+    /// `None` when the raw text was compacted (its ranges are no longer the parser's).
+    layout: Option<RawLayout>,
 }
 
 /// Events of one piece of input, parsed on a worker, with their text back to back (so the
@@ -162,13 +165,13 @@ impl Rows {
     /// Keeps one parsed event. Events spread over several lines (from a pretty-printed
     /// document) are stored compacted, one line each.
     fn push(&mut self, event: &WireEvent<'_>) {
-        let raw = if event.raw.contains('\n') {
+        let (raw, layout) = if event.raw.contains('\n') {
             let compact = serde_json::from_str::<serde_json::Value>(event.raw)
                 .map(|v| v.to_string())
                 .unwrap_or_else(|_| event.raw.replace('\n', " "));
-            self.span(&compact)
+            (self.span(&compact), None)
         } else {
-            self.span(event.raw)
+            (self.span(event.raw), RawLayout::of(event))
         };
         let times = event.times;
         let row = Row {
@@ -180,6 +183,7 @@ impl Rows {
             event_ms: times.event_time().map(|t| t.utc_ms),
             received_ms: times.received_at.map(|t| t.utc_ms),
             raw,
+            layout,
         };
         self.rows.push(row);
     }
@@ -203,11 +207,7 @@ impl Rows {
     fn event<'a>(&'a self, row: &Row, source: &'a str) -> NewEvent<'a> {
         NewEvent {
             message_id: row.message_id.map(|s| self.get(s)),
-            kind: match row.kind {
-                EventKind::Group => "group",
-                EventKind::Identify => "identify",
-                EventKind::Other => "other",
-            },
+            kind: kind_name(row.kind),
             user_id: row.user_id.map(|s| self.get(s)),
             anonymous_id: row.anonymous_id.map(|s| self.get(s)),
             group_id: row.group_id.map(|s| self.get(s)),
@@ -216,6 +216,7 @@ impl Rows {
             origin: store::Origin::Imported,
             source,
             raw: self.get(row.raw),
+            layout: row.layout,
         }
     }
 }

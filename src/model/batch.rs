@@ -138,6 +138,47 @@ pub(crate) struct LocalEvent {
     pub origin: Origin,
 }
 
+/// What the model keeps of one event, borrowed: a [`WireEvent`]'s fields after the time rules,
+/// with `traits` and `context.traits` as their JSON text.
+#[derive(Debug, Clone, Copy)]
+pub struct EventParts<'a> {
+    /// Group, identify or other.
+    pub kind: EventKind,
+    /// `messageId`, trimmed.
+    pub message_id: Option<&'a str>,
+    /// `userId`.
+    pub user_id: Option<&'a str>,
+    /// `anonymousId`.
+    pub anonymous_id: Option<&'a str>,
+    /// `groupId`.
+    pub group_id: Option<&'a str>,
+    /// The event time ([`crate::event::TimeFields::event_time`]).
+    pub time: Option<EventTime>,
+    /// `receivedAt`, UTC milliseconds.
+    pub received_ms: Option<i64>,
+    /// The root `traits` object's text.
+    pub traits: Option<&'a str>,
+    /// `context.traits`' text.
+    pub context_traits: Option<&'a str>,
+}
+
+impl<'a> EventParts<'a> {
+    /// The parts of a parsed event.
+    pub fn of(ev: &'a WireEvent<'a>) -> Self {
+        EventParts {
+            kind: ev.kind,
+            message_id: ev.message_id.as_deref(),
+            user_id: ev.user_id.as_deref(),
+            anonymous_id: ev.anonymous_id.as_deref(),
+            group_id: ev.group_id.as_deref(),
+            time: ev.times.event_time(),
+            received_ms: ev.times.received_at.map(|t| t.utc_ms),
+            traits: ev.traits.map(|t| t.get()),
+            context_traits: ev.context_traits.map(|t| t.get()),
+        }
+    }
+}
+
 /// The compact result of reading some input.
 #[derive(Debug)]
 pub struct Batch {
@@ -189,22 +230,17 @@ struct EventHashes {
 }
 
 impl EventHashes {
-    fn of(ev: &WireEvent<'_>) -> Self {
-        let id = |t: &Option<std::borrow::Cow<'_, str>>| {
-            t.as_deref().map_or(0, |s| text_hash(s.as_bytes()))
-        };
+    fn of(ev: &EventParts<'_>) -> Self {
+        let id = |t: Option<&str>| t.map_or(0, |s| text_hash(s.as_bytes()));
         let traits = match ev.kind {
-            EventKind::Group => text_hash(ev.traits.map_or("{}", |t| t.get()).as_bytes()),
-            EventKind::Identify => user_traits_hash(
-                ev.traits.map(|t| t.get()),
-                ev.context_traits.map(|t| t.get()),
-            ),
+            EventKind::Group => text_hash(ev.traits.unwrap_or("{}").as_bytes()),
+            EventKind::Identify => user_traits_hash(ev.traits, ev.context_traits),
             EventKind::Other => 0,
         };
         EventHashes {
-            user_id: id(&ev.user_id),
-            anonymous_id: id(&ev.anonymous_id),
-            group_id: id(&ev.group_id),
+            user_id: id(ev.user_id),
+            anonymous_id: id(ev.anonymous_id),
+            group_id: id(ev.group_id),
             traits,
         }
     }
@@ -375,7 +411,7 @@ impl Batch {
                         offset,
                         len: event.raw.len() as u32,
                     };
-                    let hashes = EventHashes::of(&event);
+                    let hashes = EventHashes::of(&EventParts::of(&event));
                     hashes.prefetch(&self.tables);
                     Ok((event, origin, hashes))
                 }
@@ -393,10 +429,12 @@ impl Batch {
     fn push_parsed(&mut self, parsed: &mut Vec<Parsed<'_>>) {
         for p in parsed.drain(..) {
             let error: ProblemKind = match p.item {
-                Ok((event, origin, hashes)) => match self.push_hashed(&event, origin, &hashes) {
-                    Ok(()) => continue,
-                    Err(e) => e.into(),
-                },
+                Ok((event, origin, hashes)) => {
+                    match self.push_hashed(&EventParts::of(&event), origin, &hashes) {
+                        Ok(()) => continue,
+                        Err(e) => e.into(),
+                    }
+                }
                 Err(e) => e.into(),
             };
             self.problems.push(Problem {
@@ -414,47 +452,42 @@ impl Batch {
         origin: Origin,
         _known: &KnownSnapshots,
     ) -> Result<(), FlattenError> {
+        self.push_parts(&EventParts::of(ev), origin)
+    }
+
+    /// Adds one event given by its parts (a store row read without parsing its text). Fails
+    /// only when its traits cannot be read.
+    pub fn push_parts(&mut self, ev: &EventParts<'_>, origin: Origin) -> Result<(), FlattenError> {
         self.push_hashed(ev, origin, &EventHashes::of(ev))
     }
 
     /// [`Batch::push_event`] with the event's hashes already worked out.
     fn push_hashed(
         &mut self,
-        ev: &WireEvent<'_>,
+        ev: &EventParts<'_>,
         origin: Origin,
         hashes: &EventHashes,
     ) -> Result<(), FlattenError> {
         let snapshot = match ev.kind {
-            EventKind::Group => {
-                Some(self.group_snapshot(ev.traits.map(|t| t.get()), hashes.traits)?)
+            EventKind::Group => Some(self.group_snapshot(ev.traits, hashes.traits)?),
+            EventKind::Identify => {
+                Some(self.user_snapshot(ev.traits, ev.context_traits, hashes.traits)?)
             }
-            EventKind::Identify => Some(self.user_snapshot(
-                ev.traits.map(|t| t.get()),
-                ev.context_traits.map(|t| t.get()),
-                hashes.traits,
-            )?),
             EventKind::Other => None,
         };
-        let user_id = ev
-            .user_id
-            .as_deref()
-            .map(|s| self.intern_hashed(hashes.user_id, s));
+        let user_id = ev.user_id.map(|s| self.intern_hashed(hashes.user_id, s));
         let anonymous_id = ev
             .anonymous_id
-            .as_deref()
             .map(|s| self.intern_hashed(hashes.anonymous_id, s));
-        let group_id = ev
-            .group_id
-            .as_deref()
-            .map(|s| self.intern_hashed(hashes.group_id, s));
+        let group_id = ev.group_id.map(|s| self.intern_hashed(hashes.group_id, s));
         self.events.push(LocalEvent {
             kind: ev.kind,
-            message: ev.message_id.as_deref().map(|m| text_hash(m.as_bytes())),
+            message: ev.message_id.map(|m| text_hash(m.as_bytes())),
             user_id,
             anonymous_id,
             group_id,
-            time: ev.times.event_time(),
-            received_ms: ev.times.received_at.map_or(i64::MIN, |t| t.utc_ms),
+            time: ev.time,
+            received_ms: ev.received_ms.unwrap_or(i64::MIN),
             snapshot,
             origin,
         });

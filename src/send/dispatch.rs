@@ -75,7 +75,7 @@ impl Dispatch {
 pub fn new_event<'a>(event: &'a Value, raw: &'a str, origin: store::Origin) -> NewEvent<'a> {
     let text = |k: &str| event.get(k).and_then(Value::as_str);
     let time = |k: &str| text(k).and_then(EventTime::parse).map(|t| t.utc_ms);
-    NewEvent {
+    let event = NewEvent {
         message_id: text("messageId"),
         kind: "group",
         user_id: text("userId"),
@@ -86,6 +86,13 @@ pub fn new_event<'a>(event: &'a Value, raw: &'a str, origin: store::Origin) -> N
         origin,
         source: "groupscope",
         raw,
+        layout: None,
+    };
+    // The columns above are the composer's reading; the row reopens without parsing only
+    // when the parser reads `raw` the same way.
+    NewEvent {
+        layout: store::RawLayout::checked(&event),
+        ..event
     }
 }
 

@@ -4,6 +4,7 @@
 mod jsonl;
 mod pipeline;
 mod stdin;
+mod stored;
 pub mod visit;
 pub mod warehouse;
 
@@ -18,8 +19,7 @@ use flate2::read::MultiGzDecoder;
 use std::ops::ControlFlow;
 
 use crate::model::{
-    Batch, CallMark, KnownSnapshots, LocalTables, Model, ModelBuilder, Origin, Problem,
-    ProblemKind, SourceInfo, SourceKind,
+    Batch, LocalTables, Model, ModelBuilder, Origin, Problem, ProblemKind, SourceInfo, SourceKind,
 };
 
 pub use jsonl::load_lines;
@@ -614,7 +614,7 @@ fn load_sqlite(
         .collect();
     let lineages: Vec<u64> = tables.iter().flatten().map(LocalTables::lineage).collect();
     let work = |tables: &mut Option<LocalTables>, chunk: &pipeline::Chunk| {
-        let batches = parse_rows(tables, chunk, source, &known);
+        let batches = stored::parse_rows(tables, chunk, source, &known);
         let rows = batches.iter().map(|(b, _)| b.lines).sum();
         (batches, rows)
     };
@@ -632,72 +632,6 @@ fn load_sqlite(
         builder.forget_tables(lineage);
     }
     result
-}
-
-/// Parses a chunk of database rows into batches, a new batch wherever the calls' mark
-/// (loaded, sent, local) changes.
-fn parse_rows(
-    tables: &mut Option<LocalTables>,
-    chunk: &pipeline::Chunk,
-    source: u16,
-    known: &KnownSnapshots,
-) -> Vec<(Batch, CallMark)> {
-    use visit::Visit;
-    let mut done = Vec::new();
-    let mut batch = Batch::with_tables(tables.take().unwrap_or_default());
-    let mut mark = CallMark::Loaded;
-    chunk.visit(&mut |v| {
-        let (place, result) = match v {
-            Visit::Event {
-                place,
-                event,
-                store_origin,
-            } => {
-                let row_mark = match store_origin {
-                    Some(crate::store::Origin::Sent) => CallMark::Sent,
-                    Some(crate::store::Origin::Local) => CallMark::Local,
-                    _ => CallMark::Loaded,
-                };
-                if row_mark != mark && batch.lines > 0 {
-                    let next = Batch::with_tables(batch.take_tables());
-                    done.push((std::mem::replace(&mut batch, next), mark));
-                }
-                mark = row_mark;
-                let (table, rowid) = row_of(place);
-                let origin = Origin {
-                    source,
-                    line: 0,
-                    offset: rowid.max(0) as u64,
-                    len: u32::from(table),
-                };
-                let result = batch
-                    .push_event(event, origin, known)
-                    .map_err(ProblemKind::Traits);
-                (place, result)
-            }
-            Visit::Problem { place, why } => (place, Err(ProblemKind::Input(why))),
-            Visit::Source { .. } => return,
-        };
-        batch.lines += 1;
-        if let Err(error) = result {
-            batch.push_problem(Problem {
-                source,
-                line: row_of(place).1.max(0) as u64,
-                error,
-            });
-        }
-    });
-    *tables = Some(batch.take_tables());
-    done.push((batch, mark));
-    done
-}
-
-/// The table and row id of a database place (a line number for a text place).
-fn row_of(place: visit::Place) -> (u8, i64) {
-    match place {
-        visit::Place::Row { table, rowid } => (table, rowid),
-        visit::Place::Line { line, .. } => (0, line as i64),
-    }
 }
 
 fn read_head(file: &mut File, head: &mut [u8]) -> io::Result<usize> {

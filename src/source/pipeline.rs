@@ -26,6 +26,8 @@ pub(crate) struct RowRef {
     pub start: u32,
     /// Its length.
     pub len: u32,
+    /// The length of its store `layout`, right after the text (0: none).
+    pub layout_len: u32,
     /// Its row id.
     pub rowid: i64,
     /// 0 = `events` or `groups`, 1 = `identifies`.
@@ -80,22 +82,7 @@ impl Chunk {
             }
             Chunk::Rows { data, rows } => {
                 for r in rows {
-                    let text = &data[r.start as usize..(r.start + r.len) as usize];
-                    let place = Place::Row {
-                        table: r.table,
-                        rowid: r.rowid,
-                    };
-                    parse_text(text, &mut |result| match result {
-                        Ok(event) => f(Visit::Event {
-                            place,
-                            event: &event,
-                            store_origin: r.origin,
-                        }),
-                        Err(e) => f(Visit::Problem {
-                            place,
-                            why: e.to_string(),
-                        }),
-                    });
+                    r.visit(data, f);
                 }
                 rows.len() as u64
             }
@@ -108,6 +95,39 @@ impl Chunk {
             // The reader may have stopped; then the buffer is simply dropped.
             let _ = free.send(data);
         }
+    }
+}
+
+impl RowRef {
+    /// The row's JSON text in its chunk's data.
+    pub(crate) fn text<'d>(&self, data: &'d [u8]) -> &'d [u8] {
+        let start = self.start as usize;
+        data.get(start..start + self.len as usize).unwrap_or(&[])
+    }
+
+    /// The row's store `layout` in its chunk's data, if it has one.
+    pub(crate) fn layout<'d>(&self, data: &'d [u8]) -> Option<&'d [u8]> {
+        let start = (self.start + self.len) as usize;
+        (self.layout_len > 0).then(|| data.get(start..start + self.layout_len as usize))?
+    }
+
+    /// Parses the row's text and tells `f` about every event and problem in it.
+    pub(crate) fn visit(&self, data: &[u8], f: &mut dyn FnMut(Visit<'_>)) {
+        let place = Place::Row {
+            table: self.table,
+            rowid: self.rowid,
+        };
+        parse_text(self.text(data), &mut |result| match result {
+            Ok(event) => f(Visit::Event {
+                place,
+                event: &event,
+                store_origin: self.origin,
+            }),
+            Err(e) => f(Visit::Problem {
+                place,
+                why: e.to_string(),
+            }),
+        });
     }
 }
 
@@ -388,22 +408,26 @@ impl<'f, 'a> RowPacker<'f, 'a> {
         }
     }
 
-    /// Adds one row, sending the chunk when it is full.
+    /// Adds one row (with its store `layout`, if any), sending the chunk when it is full.
     pub(crate) fn push(
         &mut self,
         rowid: i64,
         table: u8,
         origin: Option<store::Origin>,
         text: &[u8],
+        layout: Option<&[u8]>,
     ) -> ControlFlow<()> {
+        let layout = layout.unwrap_or_default();
         self.rows.push(RowRef {
             start: self.data.len() as u32,
             len: text.len() as u32,
+            layout_len: layout.len() as u32,
             rowid,
             table,
             origin,
         });
         self.data.extend_from_slice(text);
+        self.data.extend_from_slice(layout);
         if self.data.len() >= CHUNK_BYTES {
             self.flush()?;
         }
@@ -558,7 +582,10 @@ mod tests {
                         event(i as usize)
                     };
                     let origin = (i == 9).then_some(store::Origin::Sent);
-                    if packer.push(i + 1, 0, origin, text.as_bytes()).is_break() {
+                    if packer
+                        .push(i + 1, 0, origin, text.as_bytes(), None)
+                        .is_break()
+                    {
                         return;
                     }
                 }

@@ -388,13 +388,16 @@ pub(crate) fn read_rows(
     let mut packer = RowPacker::new(feed);
     if *kind == SourceKind::Store {
         let store = Store::open_read_only(path).map_err(|e| db_error(e.to_string()))?;
+        // With each row's layout: the model loader reads a row from it without parsing.
         store
-            .for_each_raw_event_until(|rowid, raw, origin| packer.push(rowid, 0, Some(origin), raw))
+            .for_each_stored_event_until(|row| {
+                packer.push(row.rowid, 0, Some(row.origin), row.raw, row.layout)
+            })
             .map_err(|e| db_error(e.to_string()))?;
     } else {
         warehouse::read_warehouse_until(path, |row| {
             let table = u8::from(row.table.eq_ignore_ascii_case("identifies"));
-            packer.push(row.rowid, table, None, row.json.as_bytes())
+            packer.push(row.rowid, table, None, row.json.as_bytes(), None)
         })
         .map_err(|e| db_error(e.to_string()))?;
     }

@@ -8,6 +8,7 @@ use rusqlite::{Connection, OptionalExtension, Statement, Transaction, params};
 
 use xxhash_rust::xxh3::xxh3_128;
 
+use super::layout::RawLayout;
 use super::schema::EVENT_INDEXES;
 use super::{Store, StoreError};
 use crate::model::intern::PassThroughHasher;
@@ -67,6 +68,9 @@ pub struct NewEvent<'a> {
     pub source: &'a str,
     /// The event's whole JSON text; must not be empty.
     pub raw: &'a str,
+    /// What parsing `raw` found, so reopening need not parse it again (schema V2); `None`
+    /// makes reopening parse the row.
+    pub layout: Option<RawLayout>,
 }
 
 /// What an import did.
@@ -81,8 +85,8 @@ pub struct ImportSummary {
 /// Not `INSERT OR IGNORE`: that would also silently skip rows breaking a NOT NULL or CHECK
 /// constraint (and count them as duplicates). This ignores a repeated messageId only.
 const INSERT_EVENT: &str = "INSERT INTO events (message_id, kind, user_id, anonymous_id, \
-     group_id, event_ms, received_ms, origin, source, raw, imported_at) \
-     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) \
+     group_id, event_ms, received_ms, origin, source, raw, imported_at, layout) \
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12) \
      ON CONFLICT (message_id) WHERE message_id IS NOT NULL DO NOTHING";
 
 /// Inserts one event unless its messageId is already stored; true when a row was added.
@@ -97,8 +101,8 @@ pub(super) fn insert_event(
 /// A plain insert, for bulk mode where the unique index is gone and duplicates are caught in
 /// memory (an `ON CONFLICT` target needs the index).
 const INSERT_EVENT_BULK: &str = "INSERT INTO events (message_id, kind, user_id, anonymous_id, \
-     group_id, event_ms, received_ms, origin, source, raw, imported_at) \
-     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)";
+     group_id, event_ms, received_ms, origin, source, raw, imported_at, layout) \
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)";
 
 fn insert_with(
     tx: &Transaction<'_>,
@@ -129,6 +133,7 @@ fn execute_insert(
         e.source,
         e.raw,
         imported_at,
+        e.layout.as_ref().map(RawLayout::as_bytes),
     ])?;
     Ok(changed > 0)
 }
@@ -144,6 +149,9 @@ pub struct Importer<'s> {
     conn: &'s Connection,
     /// The insert, prepared once for the whole import.
     insert: Statement<'s>,
+    /// The `source` and `origin` bound to `insert` now: the same for a whole input, so they
+    /// are bound again only when they change (binding a text costs as much as a short column).
+    bound: Option<(String, Origin)>,
     /// The transaction is open: dropping the importer rolls it back.
     open: bool,
     path: &'s std::path::Path,
@@ -180,14 +188,35 @@ impl Importer<'_> {
             }
             None => true,
         };
-        let inserted =
-            new && execute_insert(&mut self.insert, event, self.imported_at).map_err(fail)?;
+        let inserted = new && self.execute(event).map_err(fail)?;
         if inserted {
             self.summary.inserted += 1;
         } else {
             self.summary.duplicates += 1;
         }
         Ok(inserted)
+    }
+
+    /// Runs the prepared insert for one event; true when a row was added.
+    fn execute(&mut self, e: &NewEvent<'_>) -> rusqlite::Result<bool> {
+        let stmt = &mut self.insert;
+        let same = |(source, origin): &(String, Origin)| source == e.source && *origin == e.origin;
+        if !self.bound.as_ref().is_some_and(same) {
+            stmt.raw_bind_parameter(8, e.origin.as_str())?;
+            stmt.raw_bind_parameter(9, e.source)?;
+            stmt.raw_bind_parameter(11, self.imported_at)?;
+            self.bound = Some((e.source.to_owned(), e.origin));
+        }
+        stmt.raw_bind_parameter(1, e.message_id)?;
+        stmt.raw_bind_parameter(2, e.kind)?;
+        stmt.raw_bind_parameter(3, e.user_id)?;
+        stmt.raw_bind_parameter(4, e.anonymous_id)?;
+        stmt.raw_bind_parameter(5, e.group_id)?;
+        stmt.raw_bind_parameter(6, e.event_ms)?;
+        stmt.raw_bind_parameter(7, e.received_ms)?;
+        stmt.raw_bind_parameter(10, e.raw)?;
+        stmt.raw_bind_parameter(12, e.layout.as_ref().map(RawLayout::as_bytes))?;
+        Ok(stmt.raw_execute()? > 0)
     }
 
     /// Counts so far.
@@ -275,6 +304,7 @@ impl Store {
             open: true,
             path,
             imported_at,
+            bound: None,
             bulk_seen: empty.then(HashSet::default),
             summary: ImportSummary::default(),
         })
@@ -396,6 +426,7 @@ mod tests {
             origin: Origin::Imported,
             source: "events.jsonl",
             raw,
+            layout: None,
         }
     }
 
@@ -599,6 +630,50 @@ mod tests {
     }
 
     #[test]
+    fn each_row_keeps_its_own_source_and_origin() {
+        let (_dir, mut store) = store();
+        store.set_clock(|| 9);
+        let sent = |raw| NewEvent {
+            origin: Origin::Sent,
+            ..ev(None, raw)
+        };
+        let other = |raw| NewEvent {
+            source: "b.jsonl",
+            ..ev(None, raw)
+        };
+        store
+            .import([
+                ev(None, "{}"),
+                other("{}"),
+                other("{}"),
+                sent("{}"),
+                ev(None, "{}"),
+            ])
+            .unwrap();
+        let rows: Vec<(String, String, i64)> = store
+            .conn
+            .prepare("SELECT source, origin, imported_at FROM events ORDER BY id")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        let want = [
+            ("events.jsonl", "imported"),
+            ("b.jsonl", "imported"),
+            ("b.jsonl", "imported"),
+            ("events.jsonl", "sent"),
+            ("events.jsonl", "imported"),
+        ];
+        let got: Vec<(&str, &str, i64)> = rows
+            .iter()
+            .map(|(s, o, t)| (s.as_str(), o.as_str(), *t))
+            .collect();
+        let want: Vec<(&str, &str, i64)> = want.iter().map(|(s, o)| (*s, *o, 9)).collect();
+        assert_eq!(got, want);
+    }
+
+    #[test]
     fn the_importer_counts_as_it_goes_and_stops_early_without_a_trace() {
         let (_dir, mut store) = store();
         let mut importer = store.begin_import().unwrap();
@@ -687,6 +762,7 @@ mod speed {
                         origin: Origin::Imported,
                         source: "bench.jsonl",
                         raw: &raw,
+                        layout: None,
                     })
                     .unwrap();
             }

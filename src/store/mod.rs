@@ -9,6 +9,7 @@
 //! event body alone and the key is added to the request at send time.
 
 mod events;
+pub mod layout;
 pub mod lease;
 mod outbox;
 pub mod schema;
@@ -21,6 +22,7 @@ use rusqlite::{Connection, ErrorCode, OpenFlags};
 use schema::Shape;
 
 pub use events::{ImportSummary, Importer, NewEvent, Origin};
+pub use layout::{RawLayout, StoredRow};
 pub use lease::{LeasedConnection, read_head, release_file};
 pub use outbox::{MarkSent, OutboxEntry, StoredDraft};
 
@@ -206,7 +208,8 @@ impl Store {
     }
 
     /// Opens an existing store for browsing. Never creates, migrates or writes the file (SQLite may
-    /// create the `-wal`/`-shm` side files of a WAL database); refuses any schema version but ours.
+    /// create the `-wal`/`-shm` side files of a WAL database); refuses a schema newer than ours
+    /// or older than [`schema::READABLE_FROM`].
     pub fn open_read_only(path: impl AsRef<Path>) -> Result<Store, StoreError> {
         let path = path.as_ref();
         if !path.is_file() {
@@ -215,10 +218,10 @@ impl Store {
         let fail = |e| StoreError::from_sqlite(path, e);
         let conn = open_query_only(path).map_err(fail)?;
         match schema::inspect(&conn).map_err(fail)? {
-            Shape::Store(found) if found == schema::SCHEMA_VERSION => {}
             Shape::Store(found) if found > schema::SCHEMA_VERSION => {
                 return Err(newer(path, found));
             }
+            Shape::Store(found) if found >= schema::READABLE_FROM => {}
             Shape::Store(found) => {
                 return Err(StoreError::OlderSchema {
                     path: path.into(),

@@ -259,6 +259,7 @@ mod tests {
             origin: Origin::Local,
             source: "composer",
             raw,
+            layout: None,
         }
     }
 

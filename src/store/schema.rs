@@ -9,10 +9,15 @@ pub const APPLICATION_ID: i32 = 0x4753_4350;
 
 /// Migration `i` brings the schema from version `i` to version `i + 1`. Append, never edit:
 /// a released migration has already run on users' files.
-const MIGRATIONS: &[&str] = &[V1];
+const MIGRATIONS: &[&str] = &[V1, V2];
 
 /// The schema version this build writes and understands.
 pub const SCHEMA_VERSION: i32 = MIGRATIONS.len() as i32;
+
+/// The oldest version a read-only open accepts: V2 only added nullable columns, which a reader
+/// of an older file takes as NULL (every row then re-parses its `raw`), so browsing an old store
+/// needs no write.
+pub const READABLE_FROM: i32 = 1;
 
 /// The indexes on `events`. The importer drops them all before a bulk insert into an empty table
 /// and rebuilds them when it commits (building an index once is several times faster than updating
@@ -78,6 +83,14 @@ CREATE TABLE outbox (
     last_attempt_ms  INTEGER
 );
 ";
+
+/// Version 2: `layout`, what reopening needs to rebuild a row's event without parsing `raw`
+/// again: the kind, the event and received times (with the event time's UTC offset) and where
+/// the ids, `traits` and `context.traits` sit in `raw`, in the compact encoding of
+/// [`super::layout`]. NULL (every V1 row; an event stored compacted, or whose ids are escaped)
+/// means "parse `raw`". One column, not one per field: reopening reads every row, and each
+/// extra column costs SQLite and rusqlite a few hundred instructions a row.
+const V2: &str = "ALTER TABLE events ADD COLUMN layout BLOB;";
 
 /// What a file looks like before we touch it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -213,9 +226,30 @@ mod tests {
     }
 
     #[test]
-    fn no_column_is_named_like_a_write_key() {
-        let conn = Connection::open_in_memory().unwrap();
+    fn version_1_rows_keep_their_values_and_get_a_null_layout() {
+        let mut conn = Connection::open_in_memory().unwrap();
         conn.execute_batch(V1).unwrap();
+        conn.execute_batch(&format!(
+            "PRAGMA user_version = 1; PRAGMA application_id = {APPLICATION_ID};
+             INSERT INTO events (kind, origin, source, raw, imported_at)
+             VALUES ('group', 'imported', 'a.jsonl', '{{}}', 7);"
+        ))
+        .unwrap();
+        assert_eq!(inspect(&conn).unwrap(), Shape::Store(1));
+        assert_eq!(migrate(&mut conn).unwrap(), 1);
+        assert_eq!(inspect(&conn).unwrap(), Shape::Store(2));
+        let row: (String, i64, Option<Vec<u8>>) = conn
+            .query_row("SELECT raw, imported_at, layout FROM events", [], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+            })
+            .unwrap();
+        assert_eq!(row, ("{}".to_string(), 7, None));
+    }
+
+    #[test]
+    fn no_column_is_named_like_a_write_key() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        migrate(&mut conn).unwrap();
         for table in ["events", "drafts", "outbox"] {
             let mut stmt = conn
                 .prepare(&format!("PRAGMA table_info({table})"))
