@@ -220,7 +220,7 @@ struct Parsed<'a> {
 
 /// The hashes an event is looked up by (0 for what it lacks).
 #[derive(Debug, Clone, Copy, Default)]
-struct EventHashes {
+pub struct EventHashes {
     user_id: TextHash,
     anonymous_id: TextHash,
     group_id: TextHash,
@@ -459,6 +459,24 @@ impl Batch {
     /// only when its traits cannot be read.
     pub fn push_parts(&mut self, ev: &EventParts<'_>, origin: Origin) -> Result<(), FlattenError> {
         self.push_hashed(ev, origin, &EventHashes::of(ev))
+    }
+
+    /// Hashes an event that will be pushed a few events later with
+    /// [`Batch::push_parts_hashed`], asking for the table lines it will be looked up in.
+    pub fn hash_ahead(&self, ev: &EventParts<'_>) -> EventHashes {
+        let hashes = EventHashes::of(ev);
+        hashes.prefetch(&self.tables);
+        hashes
+    }
+
+    /// [`Batch::push_parts`] with the hashes [`Batch::hash_ahead`] gave.
+    pub fn push_parts_hashed(
+        &mut self,
+        ev: &EventParts<'_>,
+        origin: Origin,
+        hashes: &EventHashes,
+    ) -> Result<(), FlattenError> {
+        self.push_hashed(ev, origin, hashes)
     }
 
     /// [`Batch::push_event`] with the event's hashes already worked out.

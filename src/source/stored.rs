@@ -5,6 +5,7 @@
 
 use super::pipeline::{Chunk, RowRef};
 use super::visit::{Place, Visit};
+use crate::model::batch::{EventHashes, EventParts};
 use crate::model::{Batch, CallMark, KnownSnapshots, LocalTables, Origin, Problem, ProblemKind};
 use crate::store::{self, layout};
 
@@ -72,19 +73,26 @@ impl MarkedBatches {
         }
     }
 
-    /// A store row read through its layout; false (nothing done) when the layout does not fit
-    /// the row's text.
-    fn read_by_layout(&mut self, row: &RowRef, data: &[u8]) -> bool {
-        let Some(layout) = row.layout(data) else {
-            return false;
-        };
-        // One check of the whole text, as the parser does; the slices are then cut on
-        // character boundaries.
-        let Ok(raw) = simdutf8::basic::from_utf8(row.text(data)) else {
-            return false;
-        };
-        let Some(parts) = layout::decode(layout, raw) else {
-            return false;
+    /// A store row's event through its layout, hashed ahead (see [`Batch::hash_ahead`]);
+    /// `None` when the layout does not fit the row's text.
+    fn decode<'d>(&self, row: &RowRef, data: &'d [u8]) -> Option<(EventParts<'d>, EventHashes)> {
+        let layout = row.layout(data)?;
+        let parts = layout::decode(layout, row.text(data))?;
+        let hashes = self.batch.hash_ahead(&parts);
+        Some((parts, hashes))
+    }
+
+    /// Adds a row: its decoded event, or else what parsing its text gives.
+    fn push_row(
+        &mut self,
+        row: &RowRef,
+        data: &[u8],
+        decoded: Option<(EventParts<'_>, EventHashes)>,
+        known: &KnownSnapshots,
+    ) {
+        let Some((parts, hashes)) = decoded else {
+            row.visit(data, &mut |v| self.visit(v, known));
+            return;
         };
         let source = self.source;
         let place = Place::Row {
@@ -92,11 +100,13 @@ impl MarkedBatches {
             rowid: row.rowid,
         };
         let batch = self.for_event(row.origin);
-        let result = batch.push_parts(&parts, origin_of(source, place));
+        let result = batch.push_parts_hashed(&parts, origin_of(source, place), &hashes);
         Self::count(batch, source, place, result.err().map(ProblemKind::Traits));
-        true
     }
 }
+
+/// Rows decoded before they are added, so the table lines their lookups need have arrived.
+const AHEAD: usize = 8;
 
 /// Parses a chunk of database rows into batches, a new batch wherever the calls' mark
 /// (loaded, sent, local) changes.
@@ -114,10 +124,17 @@ pub(super) fn parse_rows(
     };
     match chunk {
         Chunk::Rows { data, rows } => {
-            for row in rows {
-                if !out.read_by_layout(row, data) {
-                    row.visit(data, &mut |v| out.visit(v, known));
+            let mut ahead = std::collections::VecDeque::with_capacity(AHEAD + 1);
+            for (i, row) in rows.iter().enumerate() {
+                ahead.push_back((i, out.decode(row, data)));
+                if ahead.len() > AHEAD
+                    && let Some((j, decoded)) = ahead.pop_front()
+                {
+                    out.push_row(&rows[j], data, decoded, known);
                 }
+            }
+            for (j, decoded) in ahead {
+                out.push_row(&rows[j], data, decoded, known);
             }
         }
         other => {

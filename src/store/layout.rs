@@ -203,7 +203,11 @@ impl Reader<'_> {
 
 /// The event a row's layout describes, its text parts sliced from `raw`; `None` when the
 /// layout is not one this build wrote for this text (then the row is parsed).
-pub fn decode<'a>(layout: &[u8], raw: &'a str) -> Option<EventParts<'a>> {
+///
+/// Only the parts are checked to be UTF-8 (each starts and ends on a character boundary, or
+/// its check fails): the rest of the text, most of it, is not read here.
+pub fn decode<'a, R: AsRef<[u8]> + ?Sized>(layout: &[u8], raw: &'a R) -> Option<EventParts<'a>> {
+    let raw: &'a [u8] = raw.as_ref();
     let mut r = Reader {
         bytes: layout,
         at: 0,
@@ -235,7 +239,8 @@ pub fn decode<'a>(layout: &[u8], raw: &'a str) -> Option<EventParts<'a>> {
         if flags & (FIRST_RANGE << i) != 0 {
             let start = usize::try_from(r.varint()?).ok()?;
             let len = usize::try_from(r.varint()?).ok()?;
-            *part = Some(raw.get(start..start.checked_add(len)?)?);
+            let bytes = raw.get(start..start.checked_add(len)?)?;
+            *part = Some(simdutf8::basic::from_utf8(bytes).ok()?);
         }
     }
     let [
