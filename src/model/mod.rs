@@ -8,7 +8,9 @@
 pub mod batch;
 mod build;
 pub mod flatten;
+mod fold;
 pub mod intern;
+mod order;
 mod phases;
 pub mod snapshot;
 mod table;
@@ -22,6 +24,9 @@ pub use flatten::display_value;
 pub use intern::{Interner, Sym};
 
 use crate::event::EventTime;
+
+/// "No symbol" in the builder's dense tables.
+const NONE: u32 = u32::MAX;
 
 /// Index of a group in [`Model::groups`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
