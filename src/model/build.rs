@@ -90,7 +90,10 @@ impl ModelBuilder {
             self.lineages.remove(&batch.lineage).unwrap_or_default()
         };
         // What the batch's tables learned, in the order they learned it.
-        for s in &batch.new_strings {
+        for (i, s) in batch.new_strings.iter().enumerate() {
+            if let Some(ahead) = batch.new_strings.get(i + 8) {
+                self.strings.prefetch(ahead.hash);
+            }
             let text = batch
                 .text
                 .get(s.start as usize..(s.start + s.len) as usize)

@@ -3,6 +3,8 @@
 use std::collections::HashMap;
 use std::hash::BuildHasherDefault;
 
+use super::table::HashTable;
+
 /// A handle to an interned string.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
 pub struct Sym(pub(crate) u32);
@@ -47,7 +49,7 @@ pub struct Interner {
     bytes: String,
     spans: Vec<(u32, u32)>,
     hashes: Vec<TextHash>,
-    index: HashedMap<Sym>,
+    index: HashTable,
 }
 
 impl Interner {
@@ -63,21 +65,26 @@ impl Interner {
 
     /// Like [`Interner::intern`] with the hash already computed.
     pub fn intern_hashed(&mut self, hash: TextHash, text: &str) -> Sym {
-        if let Some(&sym) = self.index.get(&hash) {
-            return sym;
+        if let Some(sym) = self.index.get(hash) {
+            return Sym(sym);
         }
         let sym = Sym(self.spans.len() as u32);
         let start = self.bytes.len() as u32;
         self.bytes.push_str(text);
         self.spans.push((start, text.len() as u32));
         self.hashes.push(hash);
-        self.index.insert(hash, sym);
+        self.index.insert(hash, sym.0);
         sym
+    }
+
+    /// Asks for the line of the index a later [`Interner::intern_hashed`] of `hash` reads.
+    pub(crate) fn prefetch(&self, hash: TextHash) {
+        self.index.prefetch(hash);
     }
 
     /// The symbol for `text` if it was interned.
     pub fn lookup(&self, text: &str) -> Option<Sym> {
-        self.index.get(&text_hash(text.as_bytes())).copied()
+        self.index.get(text_hash(text.as_bytes())).map(Sym)
     }
 
     /// The text of a symbol.
@@ -114,7 +121,7 @@ impl Interner {
         self.bytes.capacity()
             + self.spans.capacity() * 8
             + self.hashes.capacity() * 16
-            + self.index.capacity() * 24
+            + self.index.capacity() * 16
     }
 }
 

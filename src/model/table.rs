@@ -59,6 +59,11 @@ impl HashTable {
         self.len
     }
 
+    /// Slots allocated.
+    pub(crate) fn capacity(&self) -> usize {
+        self.slots.len()
+    }
+
     #[inline(always)]
     fn home(&self, low: u64) -> usize {
         // xxh3's low bits are uniform; the length is a power of two.
