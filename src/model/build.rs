@@ -102,7 +102,9 @@ impl ModelBuilder {
         }
         let global =
             |map: &Mapping, s: Sym| map.strings.get(s.0 as usize).copied().unwrap_or_default();
-        for m in &batch.new_members {
+        for (i, m) in batch.new_members.iter().enumerate() {
+            let ahead = batch.new_members.get(i + 8).map(|m| m.hash);
+            self.snapshots.prefetch(ahead, None);
             let leaves = &batch.leaves[m.start as usize..(m.start + m.len) as usize];
             let id = self.snapshots.member(m.hash, || {
                 leaves
@@ -112,7 +114,9 @@ impl ModelBuilder {
             });
             map.members.push(id);
         }
-        for s in &batch.new_snapshots {
+        for (i, s) in batch.new_snapshots.iter().enumerate() {
+            let ahead = batch.new_snapshots.get(i + 8).map(|s| s.hash);
+            self.snapshots.prefetch(None, ahead);
             let members = &batch.snapshot_members[s.start as usize..(s.start + s.len) as usize];
             let id = self.snapshots.snapshot(s.hash, || {
                 members

@@ -5,7 +5,8 @@
 //! repeat the same members in many combinations (partial updates), so members are stored once
 //! and snapshots are short lists of member ids.
 
-use super::intern::{HashedMap, Sym, TextHash};
+use super::intern::{Sym, TextHash};
+use super::table::HashTable;
 
 /// Where a snapshot's members are, and how many leaves they hold together.
 #[derive(Debug, Clone, Copy, Default)]
@@ -18,8 +19,8 @@ struct Span {
 /// Every distinct snapshot and member, with their leaves.
 #[derive(Debug, Default)]
 pub struct SnapshotStore {
-    index: HashedMap<u32>,
-    member_index: HashedMap<u32>,
+    index: HashTable,
+    member_index: HashTable,
     spans: Vec<Span>,
     member_ids: Vec<u32>,
     members: Vec<(u32, u32)>,
@@ -33,7 +34,7 @@ impl SnapshotStore {
         hash: TextHash,
         leaves: impl FnOnce() -> Vec<(Sym, Sym)>,
     ) -> u32 {
-        if let Some(&id) = self.member_index.get(&hash) {
+        if let Some(id) = self.member_index.get(hash) {
             return id;
         }
         let id = self.members.len() as u32;
@@ -46,7 +47,7 @@ impl SnapshotStore {
 
     /// The snapshot with this hash, adding it with `members` (called only when new) if unknown.
     pub(crate) fn snapshot(&mut self, hash: TextHash, members: impl FnOnce() -> Vec<u32>) -> u32 {
-        if let Some(&id) = self.index.get(&hash) {
+        if let Some(id) = self.index.get(hash) {
             return id;
         }
         let id = self.spans.len() as u32;
@@ -65,10 +66,21 @@ impl SnapshotStore {
         id
     }
 
+    /// Asks for the index lines a later [`SnapshotStore::member`] and
+    /// [`SnapshotStore::snapshot`] of these hashes read.
+    pub(crate) fn prefetch(&self, member: Option<TextHash>, snapshot: Option<TextHash>) {
+        if let Some(h) = member {
+            self.member_index.prefetch(h);
+        }
+        if let Some(h) = snapshot {
+            self.index.prefetch(h);
+        }
+    }
+
     /// Drops the lookup tables once nothing more will be added.
     pub(crate) fn seal(&mut self) {
-        self.index = HashedMap::default();
-        self.member_index = HashedMap::default();
+        self.index = HashTable::default();
+        self.member_index = HashTable::default();
         self.member_ids.shrink_to_fit();
         self.members.shrink_to_fit();
         self.leaves.shrink_to_fit();
@@ -78,8 +90,8 @@ impl SnapshotStore {
     /// A sealed copy (without the lookup tables), for a model of what was read so far.
     pub(crate) fn sealed_copy(&self) -> SnapshotStore {
         SnapshotStore {
-            index: HashedMap::default(),
-            member_index: HashedMap::default(),
+            index: HashTable::default(),
+            member_index: HashTable::default(),
             spans: self.spans.clone(),
             member_ids: self.member_ids.clone(),
             members: self.members.clone(),
