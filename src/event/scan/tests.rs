@@ -344,6 +344,24 @@ fn paths_agree(text: &str) {
 }
 
 #[test]
+fn the_general_scan_refills_what_the_compact_scan_gave_up_on() {
+    // The compact scan fills both slots, then meets whitespace and gives up; the general
+    // scan writes each slot again.
+    let text = r#"{"a":"x","r":[1],"z": 0}"#;
+    let mut out = [None; 2];
+    assert!(object_compact(Portable, text, pick, &mut out).is_none());
+    assert_eq!(out, [Some("x"), Some("[1]")]);
+    let mut out = [Some("stale"), Some("stale")];
+    assert!(object(text, pick, &mut out).is_some());
+    assert_eq!(out, [Some("x"), Some("[1]")]);
+    // A `null` the general scan reads clears a slot too.
+    let text = r#"{"a":"x","r":null, "z":0}"#;
+    let mut out = [Some("stale"), Some("stale")];
+    assert!(object(text, pick, &mut out).is_some());
+    assert_eq!(out, [Some("x"), None]);
+}
+
+#[test]
 fn compact_lines_take_the_compact_path() {
     let line = r#"{"type":"group","messageId":"05b6e6e3","userId":"u1","groupId":"g1","traits":{"name":"Lumen Labs 11","employees":117,"address":{"city":"Bengaluru"},"healthScore":0.219,"settings":{"sso":true,"regions":["us","eu"],"limits":{"seats":429}},"none":null,"esc":"a\"b\\","u":"\u00e9"},"context":{"library":{"name":"SDK","version":"3.0.0"},"traits":{}},"integrations":{"All":true},"a":"x","r":[-1.5e+3,0,[],{}]}"#;
     let mut out = [None; 2];
