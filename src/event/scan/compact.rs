@@ -141,7 +141,20 @@ fn chunk<C: ClassifyCompact>(
             .and_then(|s| <&[u8; 64]>::try_from(s).ok())
         {
             Some(block) => cls.wide(block),
-            None => cls.wide(&padded(&b[at..])),
+            // The last, short block: the 64 bytes that end the text, shifted down so that bit
+            // 0 is byte `at` (zeros come in at the top, as for padding), else a padded copy.
+            None => match b.len().checked_sub(64).and_then(|s| b.get(s..)) {
+                Some(last) => {
+                    let shift = 64 - left;
+                    let m = cls.wide(<&[u8; 64]>::try_from(last).ok()?);
+                    Wide {
+                        quote: m.quote >> shift,
+                        special: m.special >> shift,
+                        op: m.op >> shift,
+                    }
+                }
+                None => cls.wide(&padded(&b[at..])),
+            },
         };
         let mut quote = m.quote;
         if m.special | e.strings.escaped != 0 {
