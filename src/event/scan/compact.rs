@@ -438,6 +438,12 @@ impl<'c, 'a, C: ClassifyCompact> Walk<'c, 'a, C> {
                 match b.get(after) {
                     Some(b',') => {
                         at = if in_object { self.key(after)? } else { after } + 1;
+                        if b.get(at) == Some(&b'"') {
+                            // A string, the most common value: it makes no token, so the
+                            // next token is the one after it.
+                            after = self.next()?;
+                            continue;
+                        }
                         break;
                     }
                     Some(b'}') if in_object => {}

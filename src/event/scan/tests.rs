@@ -206,6 +206,8 @@ fn values_straddling_block_boundaries() {
         r#""é😀 spaced""#,
         "{}",
         "[]",
+        // Strings after commas, in objects and arrays (stage 2's shortcut for them).
+        r#"{"k":"v","l":["s","t\"",{"m":"é","o":""}],"n":"x"}"#,
     ];
     let bad = [
         "tru",
@@ -220,6 +222,10 @@ fn values_straddling_block_boundaries() {
         "{,}",
         r#""open"#,
         "[}",
+        r#"["s","t":1]"#,
+        r#"{"k":"v","l"}"#,
+        r#"{"k":"v","l":"w"x}"#,
+        r#"["s","t"1]"#,
     ];
     for n in 0..200 {
         let pad = "p".repeat(n);
