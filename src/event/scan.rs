@@ -44,7 +44,7 @@ pub(super) type Slot<'a> = Option<&'a str>;
 
 /// Scans the object `text` (which must start with `{`; surrounding whitespace is not allowed)
 /// and fills `out[i]` for each field that `pick` maps to `(i, want)`. Returns `None` when the
-/// fast path cannot vouch for the result.
+/// fast path cannot vouch for the result (`out` may then be partly filled).
 pub(super) fn object<'a>(
     text: &'a str,
     pick: fn(&[u8]) -> Option<(usize, Want)>,
@@ -65,23 +65,13 @@ fn object_in<'a, C: ClassifyCompact>(
     pick: fn(&[u8]) -> Option<(usize, Want)>,
     out: &mut [Slot<'a>],
 ) -> Option<()> {
-    if out.len() <= COMPACT_SLOTS {
-        let mut got = [None; COMPACT_SLOTS];
-        if let Some(mut seen) = object_compact(cls, text, pick, &mut got[..out.len()]) {
-            while seen != 0 {
-                let i = seen.trailing_zeros() as usize;
-                seen &= seen - 1;
-                out[i] = got[i];
-            }
-            return Some(());
-        }
+    // When the compact scan gives up after filling some slots, the general scan, if it
+    // answers, fills each of them again: both pick the same keys from the same text.
+    if object_compact(cls, text, pick, out).is_some() {
+        return Some(());
     }
     general::object(text, pick, out)
 }
-
-/// The most slots the compact scan fills (it fills a copy, so that giving up leaves `out`
-/// as it was).
-const COMPACT_SLOTS: usize = 16;
 
 /// [`object`] by the compact scan; `Some` of the slots it filled.
 #[inline]
@@ -95,25 +85,28 @@ fn object_compact<'a, C: ClassifyCompact>(
     let mut w = compact::Walk::new(&mut blocks, text)?;
     let mut seen = 0u64;
     let mut next = w.first()?;
+    let b = text.as_bytes();
     while let Some(sep) = next {
-        let (key, colon) = w.member(sep)?;
+        let (key, colon) = w.member_key(sep)?;
         let after = w.value(colon)?;
-        if let Some((slot, want)) = pick(key.as_bytes()) {
+        if let Some((slot, want)) = pick(key) {
             if slot >= out.len().min(64) || seen & 1 << slot != 0 {
                 return None;
             }
             seen |= 1 << slot;
             let start = colon + 1;
-            out[slot] = match (w.raw(start, after)?, want) {
-                ("null", _) => None,
-                (raw, Want::Raw) => Some(raw),
-                (raw, Want::Text) => {
-                    let inner = raw.strip_prefix('"')?.strip_suffix('"')?;
+            // Bytes, not `str` patterns: a value starts with an ASCII byte, so one compare
+            // tells a string or `null` from the rest.
+            out[slot] = match (b.get(start)?, want) {
+                (b'n', _) if after == start + 4 => None,
+                (b'"', Want::Text) => {
                     if w.has_escape(start + 1, after - 1) {
                         return None;
                     }
-                    Some(inner)
+                    Some(w.raw(start + 1, after.checked_sub(1)?)?)
                 }
+                (_, Want::Text) => return None,
+                (_, Want::Raw) => Some(w.raw(start, after)?),
             };
         }
         next = w.after_member(after)?;

@@ -141,7 +141,20 @@ fn chunk<C: ClassifyCompact>(
             .and_then(|s| <&[u8; 64]>::try_from(s).ok())
         {
             Some(block) => cls.wide(block),
-            None => cls.wide(&padded(&b[at..])),
+            // The last, short block: the 64 bytes that end the text, shifted down so that bit
+            // 0 is byte `at` (zeros come in at the top, as for padding), else a padded copy.
+            None => match b.len().checked_sub(64).and_then(|s| b.get(s..)) {
+                Some(last) => {
+                    let shift = 64 - left;
+                    let m = cls.wide(<&[u8; 64]>::try_from(last).ok()?);
+                    Wide {
+                        quote: m.quote >> shift,
+                        special: m.special >> shift,
+                        op: m.op >> shift,
+                    }
+                }
+                None => cls.wide(&padded(&b[at..])),
+            },
         };
         let mut quote = m.quote;
         if m.special | e.strings.escaped != 0 {
@@ -310,6 +323,21 @@ impl<'c, 'a, C: ClassifyCompact> Walk<'c, 'a, C> {
         Some((key, colon))
     }
 
+    /// [`Walk::member`] with the key as bytes, which spares the checks that make a `str`.
+    #[inline(always)]
+    pub fn member_key(&mut self, sep: usize) -> Option<(&'a [u8], usize)> {
+        let colon = self.next()?;
+        if self.b.get(colon) != Some(&b':') || self.b.get(sep + 1) != Some(&b'"') {
+            return None;
+        }
+        // Adjacency put the key's closing quote right before the colon.
+        let key = self.b.get(sep + 2..colon.checked_sub(1)?)?;
+        if self.blocks.has_escape(sep + 2, colon - 1) {
+            return None;
+        }
+        Some((key, colon))
+    }
+
     /// After a member's value, at token `after`: the next separator, or `None` inside at the
     /// closing brace that ends the text.
     #[inline(always)]
@@ -410,6 +438,12 @@ impl<'c, 'a, C: ClassifyCompact> Walk<'c, 'a, C> {
                 match b.get(after) {
                     Some(b',') => {
                         at = if in_object { self.key(after)? } else { after } + 1;
+                        if b.get(at) == Some(&b'"') {
+                            // A string, the most common value: it makes no token, so the
+                            // next token is the one after it.
+                            after = self.next()?;
+                            continue;
+                        }
                         break;
                     }
                     Some(b'}') if in_object => {}

@@ -206,6 +206,8 @@ fn values_straddling_block_boundaries() {
         r#""é😀 spaced""#,
         "{}",
         "[]",
+        // Strings after commas, in objects and arrays (stage 2's shortcut for them).
+        r#"{"k":"v","l":["s","t\"",{"m":"é","o":""}],"n":"x"}"#,
     ];
     let bad = [
         "tru",
@@ -220,6 +222,10 @@ fn values_straddling_block_boundaries() {
         "{,}",
         r#""open"#,
         "[}",
+        r#"["s","t":1]"#,
+        r#"{"k":"v","l"}"#,
+        r#"{"k":"v","l":"w"x}"#,
+        r#"["s","t"1]"#,
     ];
     for n in 0..200 {
         let pad = "p".repeat(n);
@@ -341,6 +347,24 @@ fn paths_agree(text: &str) {
         let simd = object_compact(avx2, text, pick, &mut out).map(|_| out);
         assert_eq!(simd, portable, "{text:?}");
     }
+}
+
+#[test]
+fn the_general_scan_refills_what_the_compact_scan_gave_up_on() {
+    // The compact scan fills both slots, then meets whitespace and gives up; the general
+    // scan writes each slot again.
+    let text = r#"{"a":"x","r":[1],"z": 0}"#;
+    let mut out = [None; 2];
+    assert!(object_compact(Portable, text, pick, &mut out).is_none());
+    assert_eq!(out, [Some("x"), Some("[1]")]);
+    let mut out = [Some("stale"), Some("stale")];
+    assert!(object(text, pick, &mut out).is_some());
+    assert_eq!(out, [Some("x"), Some("[1]")]);
+    // A `null` the general scan reads clears a slot too.
+    let text = r#"{"a":"x","r":null, "z":0}"#;
+    let mut out = [Some("stale"), Some("stale")];
+    assert!(object(text, pick, &mut out).is_some());
+    assert_eq!(out, [Some("x"), None]);
 }
 
 #[test]
