@@ -350,18 +350,7 @@ mod tests {
 
     /// What the model would take from the parsed event.
     fn parts_of(ev: &WireEvent<'_>) -> String {
-        let p = EventParts {
-            kind: ev.kind,
-            message_id: ev.message_id.as_deref(),
-            user_id: ev.user_id.as_deref(),
-            anonymous_id: ev.anonymous_id.as_deref(),
-            group_id: ev.group_id.as_deref(),
-            time: ev.times.event_time(),
-            received_ms: ev.times.received_at.map(|t| t.utc_ms),
-            traits: ev.traits.map(|t| t.get()),
-            context_traits: ev.context_traits.map(|t| t.get()),
-        };
-        format!("{p:?}")
+        format!("{:?}", EventParts::of(ev))
     }
 
     const IDENTIFY: &str = r#"{"type":"identify","messageId":" m1 ","anonymousId":"a-é","userId":"u1","traits":{"a":1},"context":{"traits":{"b":{"c":2}}},"originalTimestamp":"2024-01-01T10:00:00+05:30","sentAt":"2024-01-01T04:30:01Z","receivedAt":"2024-01-01T04:30:02.5Z"}"#;

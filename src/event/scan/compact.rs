@@ -311,16 +311,9 @@ impl<'c, 'a, C: ClassifyCompact> Walk<'c, 'a, C> {
     /// The member after the separator at `sep`: its key and the colon's position.
     #[inline(always)]
     pub fn member(&mut self, sep: usize) -> Option<(&'a str, usize)> {
-        let colon = self.next()?;
-        if self.b.get(colon) != Some(&b':') || self.b.get(sep + 1) != Some(&b'"') {
-            return None;
-        }
-        // Adjacency put the key's closing quote right before the colon.
-        let key = self.text.get(sep + 2..colon.checked_sub(1)?)?;
-        if self.blocks.has_escape(sep + 2, colon - 1) {
-            return None;
-        }
-        Some((key, colon))
+        let (key, colon) = self.member_key(sep)?;
+        let start = sep + 2;
+        Some((self.text.get(start..start + key.len())?, colon))
     }
 
     /// [`Walk::member`] with the key as bytes, which spares the checks that make a `str`.
