@@ -358,39 +358,6 @@ impl Store {
         Ok(true)
     }
 
-    /// [`Store::for_each_event_until`] with each row's raw text as bytes, not checked to be
-    /// UTF-8 here: for a parser that checks it anyway (the loader), which saves a pass.
-    pub fn for_each_raw_event_until(
-        &self,
-        mut f: impl FnMut(i64, &[u8], Origin) -> ControlFlow<()>,
-    ) -> Result<bool, StoreError> {
-        let fail = |e| self.fail(e);
-        let mut stmt = self
-            .conn
-            .prepare("SELECT id, raw, origin FROM events ORDER BY id")
-            .map_err(fail)?;
-        let mut rows = stmt.query([]).map_err(fail)?;
-        while let Some(row) = rows.next().map_err(fail)? {
-            let rowid: i64 = row.get(0).map_err(fail)?;
-            let raw = row
-                .get_ref(1)
-                .and_then(|v| Ok(v.as_bytes()?))
-                .map_err(fail)?;
-            let origin_bytes = row
-                .get_ref(2)
-                .and_then(|v| Ok(v.as_bytes()?))
-                .map_err(fail)?;
-            let origin = std::str::from_utf8(origin_bytes)
-                .ok()
-                .and_then(Origin::parse)
-                .unwrap_or(Origin::Imported);
-            if f(rowid, raw, origin).is_break() {
-                return Ok(false);
-            }
-        }
-        Ok(true)
-    }
-
     /// The raw JSON of one event, for showing the call behind a row.
     pub fn raw_event(&self, rowid: i64) -> Result<Option<String>, StoreError> {
         self.conn
