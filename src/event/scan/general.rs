@@ -13,33 +13,12 @@ pub(in crate::event) fn object<'a>(
 ) -> Option<()> {
     let b = text.as_bytes();
     let mut c = Cursor { b, i: 0 };
-    if c.peek()? != b'{' {
-        return None;
-    }
-    c.i += 1;
     let mut seen = 0u64;
-    c.ws();
-    if c.peek()? == b'}' {
-        c.i += 1;
-        return c.at_end();
+    if !c.open_object()? {
+        return Some(());
     }
     loop {
-        if c.peek()? != b'"' {
-            return None;
-        }
-        let ks = c.i + 1;
-        let escaped = c.string()?;
-        let ke = c.i - 1;
-        c.ws();
-        if c.peek()? != b':' {
-            return None;
-        }
-        c.i += 1;
-        c.ws();
-        // A key with escapes could decode to a wanted name: leave that to serde_json.
-        if escaped {
-            return None;
-        }
+        let (ks, ke) = c.member_key()?;
         match pick(&b[ks..ke]) {
             Some((slot, want)) => {
                 if slot >= out.len().min(64) {
@@ -74,17 +53,8 @@ pub(in crate::event) fn object<'a>(
             }
             None => c.value()?,
         }
-        c.ws();
-        match c.peek()? {
-            b',' => {
-                c.i += 1;
-                c.ws();
-            }
-            b'}' => {
-                c.i += 1;
-                return c.at_end();
-            }
-            _ => return None,
+        if !c.member_end()? {
+            return Some(());
         }
     }
 }
@@ -100,44 +70,17 @@ pub(in crate::event) fn members<'a>(
         b: text.as_bytes(),
         i: 0,
     };
-    if c.peek()? != b'{' {
-        return None;
-    }
-    c.i += 1;
-    c.ws();
-    if c.peek()? == b'}' {
-        c.i += 1;
-        return c.at_end();
+    if !c.open_object()? {
+        return Some(());
     }
     loop {
-        if c.peek()? != b'"' {
-            return None;
-        }
-        let ks = c.i + 1;
-        if c.string()? {
-            return None;
-        }
-        let key = text.get(ks..c.i - 1)?;
-        c.ws();
-        if c.peek()? != b':' {
-            return None;
-        }
-        c.i += 1;
-        c.ws();
+        let (ks, ke) = c.member_key()?;
+        let key = text.get(ks..ke)?;
         let vs = c.i;
         c.value()?;
         out.push((key, text.get(vs..c.i)?));
-        c.ws();
-        match c.peek()? {
-            b',' => {
-                c.i += 1;
-                c.ws();
-            }
-            b'}' => {
-                c.i += 1;
-                return c.at_end();
-            }
-            _ => return None,
+        if !c.member_end()? {
+            return Some(());
         }
     }
 }
@@ -257,6 +200,62 @@ impl Cursor<'_> {
     fn at_end(&mut self) -> Option<()> {
         self.ws();
         (self.i == self.b.len()).then_some(())
+    }
+
+    /// At the `{` that starts the text: consumes it; `Some(true)` when members follow,
+    /// `Some(false)` for an empty object that ends the text.
+    #[inline(always)]
+    fn open_object(&mut self) -> Option<bool> {
+        if self.peek()? != b'{' {
+            return None;
+        }
+        self.i += 1;
+        self.ws();
+        if self.peek()? == b'}' {
+            self.i += 1;
+            return self.at_end().map(|()| false);
+        }
+        Some(true)
+    }
+
+    /// A top-level member's key and its colon; the key's range in the text. A key with
+    /// escapes could decode to a wanted name, so it is left to serde_json (`None`).
+    #[inline(always)]
+    fn member_key(&mut self) -> Option<(usize, usize)> {
+        if self.peek()? != b'"' {
+            return None;
+        }
+        let start = self.i + 1;
+        if self.string()? {
+            return None;
+        }
+        let end = self.i - 1;
+        self.ws();
+        if self.peek()? != b':' {
+            return None;
+        }
+        self.i += 1;
+        self.ws();
+        Some((start, end))
+    }
+
+    /// After a member's value: `Some(true)` past a comma (another member follows),
+    /// `Some(false)` at the closing brace that ends the text.
+    #[inline(always)]
+    fn member_end(&mut self) -> Option<bool> {
+        self.ws();
+        match self.peek()? {
+            b',' => {
+                self.i += 1;
+                self.ws();
+                Some(true)
+            }
+            b'}' => {
+                self.i += 1;
+                self.at_end().map(|()| false)
+            }
+            _ => None,
+        }
     }
 
     /// Consumes `null` if it is next.
