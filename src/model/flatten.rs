@@ -21,8 +21,105 @@ pub enum FlattenError {
     TooManyKeys,
 }
 
+/// Flattened `(dotted key, JSON value)` pairs with their text in one buffer, so that a call's
+/// leaves cost no allocation each (new trait values are flattened on every other call).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FlatTraits {
+    text: String,
+    /// Per pair: where its key starts, where its value starts (the key ends there), where the
+    /// value ends.
+    spans: Vec<[usize; 3]>,
+}
+
+impl FlatTraits {
+    /// No pairs.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// No pairs, with room for about `bytes` of text (a flattened object takes about its raw
+    /// length).
+    pub fn with_capacity(bytes: usize) -> Self {
+        FlatTraits {
+            text: String::with_capacity(bytes),
+            spans: Vec::with_capacity(bytes / 16),
+        }
+    }
+
+    /// How many pairs.
+    pub fn len(&self) -> usize {
+        self.spans.len()
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.spans.is_empty()
+    }
+
+    /// Removes every pair, keeping the room.
+    pub fn clear(&mut self) {
+        self.text.clear();
+        self.spans.clear();
+    }
+
+    /// Keeps the first `len` pairs.
+    pub fn truncate(&mut self, len: usize) {
+        if let Some(&[start, _, _]) = self.spans.get(len) {
+            self.text.truncate(start);
+            self.spans.truncate(len);
+        }
+    }
+
+    /// Appends a pair.
+    pub fn push(&mut self, key: &str, value: &str) {
+        let value_text = self.begin(key);
+        value_text.push_str(value);
+        self.end();
+    }
+
+    /// Starts a pair with `key`: its value is what the caller writes to the returned text
+    /// before [`FlatTraits::end`].
+    fn begin(&mut self, key: &str) -> &mut String {
+        let start = self.text.len();
+        self.text.push_str(key);
+        self.spans.push([start, self.text.len(), 0]);
+        &mut self.text
+    }
+
+    /// Ends the pair [`FlatTraits::begin`] started.
+    fn end(&mut self) {
+        let end = self.text.len();
+        if let Some(last) = self.spans.last_mut() {
+            last[2] = end;
+        }
+    }
+
+    /// Pair `i`.
+    pub fn get(&self, i: usize) -> Option<(&str, &str)> {
+        let &[k, v, e] = self.spans.get(i)?;
+        Some((self.text.get(k..v)?, self.text.get(v..e)?))
+    }
+
+    /// The pairs in order.
+    pub fn iter(&self) -> impl ExactSizeIterator<Item = (&str, &str)> + '_ {
+        self.spans.iter().map(|&[k, v, e]| {
+            (
+                self.text.get(k..v).unwrap_or(""),
+                self.text.get(v..e).unwrap_or(""),
+            )
+        })
+    }
+
+    /// The pairs as owned strings.
+    pub fn to_pairs(&self) -> Vec<(String, String)> {
+        self.iter()
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .collect()
+    }
+}
+
 /// Flattens one raw `traits` object, appending `(key, value JSON)` pairs to `out`.
-pub fn flatten_traits(raw: &str, out: &mut Vec<(String, String)>) -> Result<(), FlattenError> {
+pub fn flatten_traits(raw: &str, out: &mut FlatTraits) -> Result<(), FlattenError> {
     let start = out.len();
     // The common shapes without a `Value`; anything else is decided by serde_json below.
     if fast::object(raw, out).is_ok() {
@@ -43,11 +140,7 @@ pub fn flatten_traits(raw: &str, out: &mut Vec<(String, String)>) -> Result<(), 
 /// Flattens one top-level member of a `traits` object, given its key and raw JSON value,
 /// appending its leaves to `out`: the same pairs, in the same order, that [`flatten_traits`]
 /// gives for that member.
-pub fn flatten_member(
-    key: &str,
-    raw: &str,
-    out: &mut Vec<(String, String)>,
-) -> Result<(), FlattenError> {
+pub fn flatten_member(key: &str, raw: &str, out: &mut FlatTraits) -> Result<(), FlattenError> {
     let start = out.len();
     if fast::member(key, raw, out).is_ok() {
         return Ok(());
@@ -61,7 +154,7 @@ fn walk(
     prefix: &mut String,
     key: &str,
     value: Value,
-    out: &mut Vec<(String, String)>,
+    out: &mut FlatTraits,
     start: usize,
     nested: bool,
 ) -> Result<(), FlattenError> {
@@ -82,7 +175,7 @@ fn walk(
             if out.len() - start >= MAX_TRAITS_PER_CALL {
                 return Err(FlattenError::TooManyKeys);
             }
-            out.push((prefix.clone(), leaf.to_string()));
+            out.push(prefix, &leaf.to_string());
         }
     }
     prefix.truncate(len);
@@ -94,29 +187,30 @@ fn walk(
 pub fn flatten_user_traits(
     root: Option<&str>,
     context: Option<&str>,
-) -> Result<Vec<(String, String)>, FlattenError> {
-    let mut out = Vec::new();
+) -> Result<FlatTraits, FlattenError> {
+    let size = root.map_or(0, str::len) + context.map_or(0, str::len);
+    let mut out = FlatTraits::with_capacity(size);
     if let Some(root) = root {
         flatten_traits(root, &mut out)?;
     }
-    let root_len = out.len();
     if let Some(ctx) = context {
         flatten_traits(ctx, &mut out)?;
     }
-    if root_len > 0 && out.len() > root_len {
-        // Stable sort keeps root before context for equal keys; keep the last (context) one.
-        out.sort_by(|a, b| a.0.cmp(&b.0));
-        let mut merged: Vec<(String, String)> = Vec::with_capacity(out.len());
-        for pair in out {
-            match merged.last_mut() {
-                Some(last) if last.0 == pair.0 => *last = pair,
-                _ => merged.push(pair),
-            }
+    // Stable, so root comes before context for equal keys; the last (context) one is kept.
+    let mut order: Vec<(&str, &str)> = out.iter().collect();
+    order.sort_by(|a, b| a.0.cmp(b.0));
+    order.dedup_by(|later, earlier| {
+        let same = later.0 == earlier.0;
+        if same {
+            *earlier = *later;
         }
-        return Ok(merged);
+        same
+    });
+    let mut merged = FlatTraits::with_capacity(size);
+    for (k, v) in order {
+        merged.push(k, v);
     }
-    out.sort_by(|a, b| a.0.cmp(&b.0));
-    Ok(out)
+    Ok(merged)
 }
 
 /// How a trait value (compact JSON text) reads in a table: strings without quotes.
@@ -136,9 +230,9 @@ mod tests {
     use super::*;
 
     fn flat(raw: &str) -> Vec<(String, String)> {
-        let mut out = Vec::new();
+        let mut out = FlatTraits::new();
         flatten_traits(raw, &mut out).unwrap();
-        out
+        out.to_pairs()
     }
 
     #[test]
@@ -162,7 +256,7 @@ mod tests {
 
     #[test]
     fn members_flatten_like_the_whole_object() {
-        let mut got = Vec::new();
+        let mut got = FlatTraits::new();
         flatten_member(
             "address",
             r#"{"geo":{"lat":1.50},"city":"B\u00e9"}"#,
@@ -171,6 +265,7 @@ mod tests {
         .unwrap();
         flatten_member("tags", r#"[ "a" ]"#, &mut got).unwrap();
         flatten_member("e", "{}", &mut got).unwrap();
+        let got = got.to_pairs();
         let whole =
             flat(r#"{"address":{"geo":{"lat":1.50},"city":"B\u00e9"},"tags":[ "a" ],"e":{}}"#);
         let mut sorted = got.clone();
@@ -188,7 +283,8 @@ mod tests {
             Some(r#"{"email":"old@x.io","plan":"a"}"#),
             Some(r#"{"email":"new@x.io"}"#),
         )
-        .unwrap();
+        .unwrap()
+        .to_pairs();
         assert_eq!(
             got,
             vec![
@@ -214,7 +310,7 @@ mod tests {
     fn too_deep_or_too_wide_is_an_error() {
         let deep = format!(r#"{{"x":{}{}}}"#, "[".repeat(500), "]".repeat(500));
         assert!(matches!(
-            flatten_traits(&deep, &mut Vec::new()),
+            flatten_traits(&deep, &mut FlatTraits::new()),
             Err(FlattenError::Json(_))
         ));
         let wide: String = format!(
@@ -225,7 +321,7 @@ mod tests {
                 .join(",")
         );
         assert_eq!(
-            flatten_traits(&wide, &mut Vec::new()),
+            flatten_traits(&wide, &mut FlatTraits::new()),
             Err(FlattenError::TooManyKeys)
         );
     }
@@ -242,13 +338,13 @@ mod tests {
     fn slow(raw: &str) -> Result<Vec<(String, String)>, FlattenError> {
         let value: Value =
             serde_json::from_str(raw).map_err(|e| FlattenError::Json(e.to_string()))?;
-        let mut out = Vec::new();
+        let mut out = FlatTraits::new();
         if let Value::Object(map) = value {
             for (key, value) in map {
                 walk(&mut String::new(), &key, value, &mut out, 0, false)?;
             }
         }
-        Ok(out)
+        Ok(out.to_pairs())
     }
 
     #[test]
@@ -263,7 +359,7 @@ mod tests {
             assert_eq!(flat(raw), slow(raw).unwrap(), "{raw}");
         }
         // Plain shapes take the fast walk (a regression here is a silent slowdown).
-        let mut out = Vec::new();
+        let mut out = FlatTraits::new();
         assert!(fast::object(r#"{"a":{"b":[1,"x"]},"n":-3,"f":0.5,"t":true}"#, &mut out).is_ok());
         assert_eq!(out.len(), 4);
     }
@@ -307,12 +403,12 @@ mod tests {
         fn the_fast_walk_gives_what_serde_gives(text in json_text()) {
             // Only valid JSON reaches flattening (the parser validated it first).
             if serde_json::from_str::<Value>(&text).is_ok() {
-                let mut got = Vec::new();
+                let mut got = FlatTraits::new();
                 let ok = flatten_traits(&text, &mut got);
-                proptest::prop_assert_eq!(ok.map(|()| got), slow(&text), "{}", text);
-                let mut member = Vec::new();
+                proptest::prop_assert_eq!(ok.map(|()| got.to_pairs()), slow(&text), "{}", text);
+                let mut member = FlatTraits::new();
                 let ok = flatten_member("m", &text, &mut member);
-                let mut whole = Vec::new();
+                let mut whole = FlatTraits::new();
                 let want = flatten_traits(&format!("{{\"m\":{text}}}"), &mut whole).map(|()| whole);
                 proptest::prop_assert_eq!(ok.map(|()| member), want, "{}", text);
             }

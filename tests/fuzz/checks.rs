@@ -9,7 +9,7 @@ use groupscope::cli::json_safe;
 use groupscope::compose::{Draft, MAX_EVENT_BYTES};
 use groupscope::event::{EventError, EventKind, EventTime, parse_text};
 use groupscope::model::display_value;
-use groupscope::model::flatten::{flatten_traits, flatten_user_traits};
+use groupscope::model::flatten::{FlatTraits, flatten_traits, flatten_user_traits};
 use groupscope::send::{Outcome, Payload, Response, classify, classify_response, clean_message};
 use groupscope::source::warehouse::{read_warehouse, warehouse_row_json};
 use groupscope::source::{LoadOptions, load, read_raw};
@@ -26,9 +26,9 @@ pub fn parse_line(data: &[u8]) {
                 EventKind::Group => {
                     assert!(ev.group_id.is_some());
                     assert!(ev.user_id.is_some() || ev.anonymous_id.is_some());
-                    let mut out = Vec::new();
+                    let mut out = FlatTraits::new();
                     if flatten_traits(ev.traits.map_or("{}", |t| t.get()), &mut out).is_ok() {
-                        for (_, value) in &out {
+                        for (_, value) in out.iter() {
                             let _ = display_value(value);
                         }
                     }

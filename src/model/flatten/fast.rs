@@ -6,7 +6,7 @@
 //! array, deep nesting, text it cannot read) returns `None`, and the caller takes the `Value`
 //! path, which decides. The text it is given has already been validated as JSON.
 
-use super::MAX_TRAITS_PER_CALL;
+use super::{FlatTraits, MAX_TRAITS_PER_CALL};
 
 /// Nesting deeper than this is left to the `Value` path (and its limit and message).
 const MAX_DEPTH: usize = 32;
@@ -20,7 +20,7 @@ type Member<'a> = (&'a str, &'a str);
 
 /// Appends the pairs of the object `raw` (its members in key order, the last of a repeated key
 /// winning, as a JSON map holds them), like `flatten_traits`.
-pub(super) fn object(raw: &str, out: &mut Vec<(String, String)>) -> Result<(), Stop> {
+pub(super) fn object(raw: &str, out: &mut FlatTraits) -> Result<(), Stop> {
     let start = out.len();
     let mut prefix = String::new();
     let members = members(raw.trim())?;
@@ -31,7 +31,7 @@ pub(super) fn object(raw: &str, out: &mut Vec<(String, String)>) -> Result<(), S
 }
 
 /// Appends the pairs of one member `key: raw`, like `flatten_member`.
-pub(super) fn member(key: &str, raw: &str, out: &mut Vec<(String, String)>) -> Result<(), Stop> {
+pub(super) fn member(key: &str, raw: &str, out: &mut FlatTraits) -> Result<(), Stop> {
     let start = out.len();
     walk(&mut String::new(), key, raw.trim(), out, start, false, 0)
 }
@@ -40,7 +40,7 @@ fn walk(
     prefix: &mut String,
     key: &str,
     value: &str,
-    out: &mut Vec<(String, String)>,
+    out: &mut FlatTraits,
     start: usize,
     nested: bool,
     depth: usize,
@@ -62,12 +62,14 @@ fn walk(
         if out.len() - start >= MAX_TRAITS_PER_CALL {
             return Err(Stop);
         }
-        let leaf = if value.starts_with('{') {
-            "{}".to_owned()
+        // Written straight after the key: on `Stop` the caller drops the partial pair.
+        let text = out.begin(prefix);
+        if value.starts_with('{') {
+            text.push_str("{}");
         } else {
-            canonical(value)?
-        };
-        out.push((prefix.clone(), leaf));
+            canonical(value, text)?;
+        }
+        out.end();
     } else {
         for (k, v) in children {
             walk(prefix, k, v, out, start, true, depth + 1)?;
@@ -114,16 +116,15 @@ fn members(text: &str) -> Result<Vec<Member<'_>>, Stop> {
     Ok(out)
 }
 
-/// A scalar or array as compact JSON, exactly as `serde_json::Value` would print it.
-fn canonical(value: &str) -> Result<String, Stop> {
-    let mut out = String::with_capacity(value.len());
+/// Writes a scalar or array as compact JSON, exactly as `serde_json::Value` would print it.
+fn canonical(value: &str, out: &mut String) -> Result<(), Stop> {
     let mut c = Cursor::new(value);
-    c.canonical(&mut out, 0)?;
+    c.canonical(out, 0)?;
     c.ws();
     if c.i != value.len() {
         return Err(Stop);
     }
-    Ok(out)
+    Ok(())
 }
 
 struct Cursor<'a> {
