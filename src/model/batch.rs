@@ -203,6 +203,8 @@ pub struct Batch {
     spare_members: Vec<(&'static str, &'static str)>,
     /// Room for the same members with their sort keys.
     spare_keyed: Vec<(u64, &'static str, &'static str)>,
+    /// Room for the members' hashes.
+    spare_hashes: Vec<TextHash>,
 }
 
 impl Default for Batch {
@@ -303,6 +305,7 @@ impl Batch {
             scratch: FlatTraits::new(),
             spare_members: Vec::new(),
             spare_keyed: Vec::new(),
+            spare_hashes: Vec::new(),
         }
     }
 
@@ -621,14 +624,34 @@ impl Batch {
         hash: TextHash,
         members: &[(u64, &str, &str)],
     ) -> Result<u32, FlattenError> {
+        // Every member's table line is asked for before the first is looked up, so that
+        // their cache misses overlap instead of coming one after another.
+        let mut hashes = std::mem::take(&mut self.spare_hashes);
+        hashes.clear();
+        for &(_, key, value) in members {
+            let member_hash = xxh3_128_with_seed(value.as_bytes(), xxh3_64(key.as_bytes()));
+            self.tables.members.prefetch(member_hash);
+            hashes.push(member_hash);
+        }
+        let result = self.snapshot_of_hashed(raw, hash, members, &hashes);
+        self.spare_hashes = hashes;
+        result
+    }
+
+    /// [`Batch::snapshot_of_members`] with each member's hash.
+    fn snapshot_of_hashed(
+        &mut self,
+        raw: &str,
+        hash: TextHash,
+        members: &[(u64, &str, &str)],
+        hashes: &[TextHash],
+    ) -> Result<u32, FlattenError> {
         let start = self.snapshot_members.len();
         let mut leaves = 0usize;
-        for (i, &(_, key, value)) in members.iter().enumerate() {
+        for (i, (&(_, key, value), &member_hash)) in members.iter().zip(hashes).enumerate() {
             if members.get(i + 1).is_some_and(|next| next.1 == key) {
                 continue;
             }
-            let seed = xxh3_64(key.as_bytes());
-            let member_hash = xxh3_128_with_seed(value.as_bytes(), seed);
             let id = match self.tables.members.get(member_hash) {
                 Some(id) => id,
                 None => {
