@@ -120,6 +120,11 @@ impl TimeFields {
 
 /// `YYYY-MM-DDTHH:MM:SS[.fff…](Z|±HH:MM)`, the shape nearly every export uses.
 fn parse_fast(b: &[u8]) -> Option<EventTime> {
+    parse_exact(b).or_else(|| parse_shaped(b))
+}
+
+/// [`parse_fast`] for any length of fraction and any offset.
+fn parse_shaped(b: &[u8]) -> Option<EventTime> {
     if b.len() < 20 || b[4] != b'-' || b[7] != b'-' || b[10] != b'T' || b[13] != b':' {
         return None;
     }
@@ -173,6 +178,41 @@ fn parse_fast(b: &[u8]) -> Option<EventTime> {
     Some(EventTime {
         utc_ms: local_ms - i64::from(offset_min) * 60_000,
         offset_min: offset_min as i16,
+    })
+}
+
+/// `YYYY-MM-DDTHH:MM:SS.fffZ` exactly, what the SDKs and the gateway write (two of them on
+/// every event): fixed positions, every digit checked in one go, no loops.
+#[inline]
+fn parse_exact(b: &[u8]) -> Option<EventTime> {
+    let b: &[u8; 24] = b.try_into().ok()?;
+    // `| 0x20` folds `Z` onto `z` (and no other byte onto it).
+    if b[4] != b'-'
+        || b[7] != b'-'
+        || b[10] != b'T'
+        || b[13] != b':'
+        || b[16] != b':'
+        || b[19] != b'.'
+        || b[23] | 0x20 != b'z'
+    {
+        return None;
+    }
+    let d = |i: usize| b[i].wrapping_sub(b'0');
+    const DIGITS: [usize; 17] = [0, 1, 2, 3, 5, 6, 8, 9, 11, 12, 14, 15, 17, 18, 20, 21, 22];
+    if DIGITS.iter().fold(0u8, |worst, &i| worst.max(d(i))) > 9 {
+        return None;
+    }
+    let two = |i: usize| u32::from(d(i)) * 10 + u32::from(d(i + 1));
+    let (hour, minute, second) = (two(11), two(14), two(17));
+    if hour > 23 || minute > 59 || second > 60 {
+        return None;
+    }
+    let days = days_from_civil((two(0) * 100 + two(2)) as i32, two(5), two(8))?;
+    let secs_of_day = i64::from(hour * 3600 + minute * 60 + second.min(59));
+    let millis = u32::from(d(20)) * 100 + two(21);
+    Some(EventTime {
+        utc_ms: (days * 86_400 + secs_of_day) * 1000 + i64::from(millis),
+        offset_min: 0,
     })
 }
 
@@ -286,6 +326,40 @@ mod tests {
             let slow = parse_slow(s).unwrap();
             assert_eq!(fast, slow, "{s}");
         }
+    }
+
+    #[test]
+    fn the_exact_shape_reads_as_the_general_one() {
+        let mut cases = vec![
+            "2024-02-29T23:59:59.999Z".to_owned(),
+            "2023-02-29T10:00:00.000Z".to_owned(),
+            "2023-01-01T00:00:60.500z".to_owned(),
+            "2023-13-01T00:00:00.000Z".to_owned(),
+            "2023-01-01T24:00:00.000Z".to_owned(),
+            "2023-01-01T23:60:00.000Z".to_owned(),
+            "0000-01-01T00:00:00.000Z".to_owned(),
+            "9999-12-31T23:59:59.999Z".to_owned(),
+            "2023-01-01T00:00:00.000+".to_owned(),
+        ];
+        // Every byte of a good one replaced by every other: digits, separators, junk.
+        let good = "2023-06-15T12:34:56.789Z";
+        for i in 0..good.len() {
+            for c in [b'0', b'9', b'/', b':', b'A', b'z', b'-', b'.', b' ', 0x7f] {
+                let mut s = good.as_bytes().to_vec();
+                s[i] = c;
+                cases.push(String::from_utf8(s).unwrap());
+            }
+        }
+        for s in &cases {
+            let exact = parse_exact(s.as_bytes());
+            let general = parse_shaped(s.as_bytes());
+            if exact.is_some() {
+                assert_eq!(exact, general, "{s}");
+            } else if s.len() == 24 && s.ends_with(['Z', 'z']) && s.as_bytes()[19] == b'.' {
+                assert_eq!(general, None, "{s}");
+            }
+        }
+        assert!(parse_exact(good.as_bytes()).is_some());
     }
 
     #[test]
