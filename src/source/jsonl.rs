@@ -4,9 +4,12 @@
 
 use std::io::Read;
 use std::ops::ControlFlow;
-use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64};
 
-use super::pipeline::{self, Chunk};
+use memmap2::Mmap;
+
+use super::pipeline::{self, Chunk, Feed};
 use crate::event::{EventError, MAX_LINE_BYTES};
 use crate::model::{Batch, KnownSnapshots, LocalTables, ModelBuilder, Problem, ProblemKind};
 
@@ -14,6 +17,34 @@ use crate::model::{Batch, KnownSnapshots, LocalTables, ModelBuilder, Problem, Pr
 /// `builder` in input order. `on_batch` is called after each merge (for progress).
 pub fn load_lines(
     reader: &mut (dyn Read + Send),
+    source: u16,
+    builder: &mut ModelBuilder,
+    threads: usize,
+    cancel: &AtomicBool,
+    on_batch: &mut dyn FnMut(&ModelBuilder),
+) {
+    let read = |feed: &mut Feed<'_>| pipeline::read_lines(reader, feed);
+    load_chunks(read, source, builder, threads, cancel, on_batch);
+}
+
+/// Like [`load_lines`], for a file mapped by [`super::mapped::map_for_lines`]; `read` counts
+/// the bytes handed to the workers (for progress).
+pub(crate) fn load_mapped(
+    map: Arc<Mmap>,
+    read: &AtomicU64,
+    source: u16,
+    builder: &mut ModelBuilder,
+    threads: usize,
+    cancel: &AtomicBool,
+    on_batch: &mut dyn FnMut(&ModelBuilder),
+) {
+    let read = |feed: &mut Feed<'_>| super::mapped::read_mapped(map, read, feed);
+    load_chunks(read, source, builder, threads, cancel, on_batch);
+}
+
+/// Runs the pipeline with `read` as its reader (of lines).
+fn load_chunks(
+    read: impl FnOnce(&mut Feed<'_>) + Send,
     source: u16,
     builder: &mut ModelBuilder,
     threads: usize,
@@ -35,7 +66,7 @@ pub fn load_lines(
     pipeline::run(
         tables,
         cancel,
-        |feed| pipeline::read_lines(reader, feed),
+        read,
         &work,
         // Line numbers become absolute here.
         &mut |mut batch: Batch, line_base| {
@@ -52,10 +83,13 @@ pub fn load_lines(
 
 /// Parses one chunk of lines into `batch`, lines numbered from 1.
 fn parse_chunk(batch: &mut Batch, chunk: &Chunk, source: u16, known: &KnownSnapshots) {
+    if let Some((text, offset)) = chunk.lines() {
+        batch.parse_lines(text, source, 1, offset, known);
+        return;
+    }
     match chunk {
-        Chunk::Lines { data, len, offset } => {
-            batch.parse_lines(&data[..*len], source, 1, *offset, known);
-        }
+        // Parsed above.
+        Chunk::Lines { .. } | Chunk::Mapped { .. } => {}
         Chunk::Oversized { bytes, .. } => {
             batch.lines = 1;
             batch.push_problem(Problem {
@@ -78,18 +112,20 @@ fn parse_chunk(batch: &mut Batch, chunk: &Chunk, source: u16, known: &KnownSnaps
 mod tests {
     use super::*;
 
-    fn load(text: &[u8], threads: usize) -> crate::model::Model {
-        let mut b = ModelBuilder::new();
+    /// `text` loaded with read() and through a map of a file holding it.
+    fn load(text: &[u8], threads: usize) -> [crate::model::Model; 2] {
+        let cancel = AtomicBool::new(false);
+        let mut read = ModelBuilder::new();
         let mut r: &[u8] = text;
-        load_lines(
-            &mut r,
-            0,
-            &mut b,
-            threads,
-            &AtomicBool::new(false),
-            &mut |_| {},
-        );
-        b.finish()
+        load_lines(&mut r, 0, &mut read, threads, &cancel, &mut |_| {});
+        let mut file = tempfile::NamedTempFile::new().unwrap();
+        std::io::Write::write_all(&mut file, text).unwrap();
+        let map = super::super::mapped::map_for_lines(file.as_file()).unwrap();
+        let mut mapped = ModelBuilder::new();
+        let bytes = AtomicU64::new(0);
+        load_mapped(map, &bytes, 0, &mut mapped, threads, &cancel, &mut |_| {});
+        assert_eq!(bytes.into_inner() as usize, text.len());
+        [read.finish(), mapped.finish()]
     }
 
     fn line(i: usize) -> String {
@@ -112,20 +148,20 @@ mod tests {
                 text.push_str("garbage\n");
             }
         }
-        let one = load(text.as_bytes(), 1);
-        let four = load(text.as_bytes(), 4);
-        for m in [&one, &four] {
+        let [one, mapped_one] = load(text.as_bytes(), 1);
+        let [four, mapped_four] = load(text.as_bytes(), 4);
+        for m in [&one, &four, &mapped_one, &mapped_four] {
             assert_eq!(m.counts().group, n as u64);
             assert_eq!(m.counts().bad_lines, 1);
             assert_eq!(m.problems()[0].line, 30_002);
             assert_eq!(m.groups().len(), 3);
+            let last = m.calls().iter().max_by_key(|c| c.origin.line).unwrap();
+            assert_eq!(last.origin.line as usize, n + 1);
+            assert_eq!(
+                last.origin.offset as usize + last.origin.len as usize + 1,
+                text.len()
+            );
         }
-        let last = one.calls().iter().max_by_key(|c| c.origin.line).unwrap();
-        assert_eq!(last.origin.line as usize, n + 1);
-        assert_eq!(
-            last.origin.offset as usize + last.origin.len as usize + 1,
-            text.len()
-        );
     }
 
     #[test]
@@ -134,15 +170,16 @@ mod tests {
         text.push_str(&"x".repeat(MAX_LINE_BYTES + 10));
         text.push('\n');
         text.push_str(&line(2));
-        let m = load(text.as_bytes(), 2);
-        assert_eq!(m.counts().group, 2);
-        assert_eq!(m.problems().len(), 1);
-        assert_eq!(m.problems()[0].line, 2);
-        assert!(m.problems()[0].error.to_string().contains("over the limit"));
-        let second = m.calls().iter().find(|c| c.origin.line == 3).unwrap();
-        assert_eq!(
-            second.origin.offset as usize,
-            line(1).len() + MAX_LINE_BYTES + 11
-        );
+        for m in load(text.as_bytes(), 2) {
+            assert_eq!(m.counts().group, 2);
+            assert_eq!(m.problems().len(), 1);
+            assert_eq!(m.problems()[0].line, 2);
+            assert!(m.problems()[0].error.to_string().contains("over the limit"));
+            let second = m.calls().iter().find(|c| c.origin.line == 3).unwrap();
+            assert_eq!(
+                second.origin.offset as usize,
+                line(1).len() + MAX_LINE_BYTES + 11
+            );
+        }
     }
 }

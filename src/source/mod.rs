@@ -2,6 +2,7 @@
 //! event's raw JSON back when it is shown.
 
 mod jsonl;
+mod mapped;
 mod pipeline;
 mod stdin;
 mod stored;
@@ -402,11 +403,17 @@ fn load_one(
             let mut gz = BufReader::with_capacity(1 << 16, MultiGzDecoder::new(counting));
             let inner = detect(gz.fill_buf_safe());
             load_text(
-                builder, path, &mut gz, inner, true, options, &count, report, progress,
+                builder, path, &mut gz, None, inner, true, options, &count, report, progress,
             )
         }
         kind @ (Detected::JsonDocument | Detected::JsonLines) => {
             let count = Arc::new(std::sync::atomic::AtomicU64::new(0));
+            // Lines of a plain file are read through a map when it can be made (a document
+            // is read whole anyway).
+            let map = match kind {
+                Detected::JsonLines => mapped::map_for_lines(&file),
+                _ => None,
+            };
             let mut counting = Counting {
                 inner: file,
                 count: count.clone(),
@@ -415,6 +422,7 @@ fn load_one(
                 builder,
                 path,
                 &mut counting,
+                map,
                 kind,
                 false,
                 options,
@@ -446,6 +454,7 @@ fn load_text(
     builder: &mut ModelBuilder,
     path: &Path,
     reader: &mut (dyn Read + Send),
+    map: Option<Arc<memmap2::Mmap>>,
     kind: Detected,
     gzip: bool,
     options: &LoadOptions,
@@ -492,19 +501,17 @@ fn load_text(
         kind: SourceKind::Jsonl { gzip },
         memory: None,
     });
-    load_lines(
-        reader,
-        source,
-        builder,
-        options.threads,
-        &options.cancel,
-        &mut |b| {
-            report.bytes_done = count.load(Ordering::Relaxed);
-            report.events = b.counts().events;
-            report.problems = b.counts().problems;
-            progress(report, b);
-        },
-    );
+    let on_batch = &mut |b: &ModelBuilder| {
+        report.bytes_done = count.load(Ordering::Relaxed);
+        report.events = b.counts().events;
+        report.problems = b.counts().problems;
+        progress(report, b);
+    };
+    let (threads, cancel) = (options.threads, &options.cancel);
+    match map {
+        Some(map) => jsonl::load_mapped(map, count, source, builder, threads, cancel, on_batch),
+        None => load_lines(reader, source, builder, threads, cancel, on_batch),
+    }
     Ok(())
 }
 
@@ -860,6 +867,43 @@ mod tests {
         )
         .unwrap();
         assert_eq!(offers, 1);
+    }
+
+    #[test]
+    fn a_mapped_file_loads_as_read_and_reads_its_raw_calls_back() {
+        // Several chunks, CRLF and bad lines, and a last line without a newline.
+        let mut text = String::new();
+        for i in 0..16_000 {
+            text.push_str(&line(i));
+            text.push_str(if i % 3 == 0 { "\r\n" } else { "\n" });
+            if i % 1_000 == 7 {
+                text.push_str("{\"type\":\n");
+            }
+        }
+        text.push_str(&line(16_000));
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("m.jsonl");
+        std::fs::write(&path, &text).unwrap();
+        assert!(mapped::map_for_lines(&File::open(&path).unwrap()).is_some());
+        let options = LoadOptions {
+            threads: 2,
+            ..LoadOptions::default()
+        };
+        let mut bytes_done = 0;
+        let m = load(&[path], &options, &mut |p| bytes_done = p.bytes_done).unwrap();
+        assert_eq!(bytes_done as usize, text.len());
+        let mut read = ModelBuilder::new();
+        let source = read.add_source(m.sources()[0].clone());
+        let mut r = text.as_bytes();
+        load_lines(&mut r, source, &mut read, 2, &options.cancel, &mut |_| {});
+        let read = read.finish();
+        assert_eq!(fingerprint(&m), fingerprint(&read));
+        assert_eq!(m.counts().bad_lines, 16);
+        for c in m.calls() {
+            let at = c.origin.offset as usize;
+            let raw = read_raw(m.sources(), c.origin).unwrap();
+            assert_eq!(raw, text[at..at + c.origin.len as usize]);
+        }
     }
 
     #[test]

@@ -7,7 +7,7 @@
 
 use std::collections::BTreeMap;
 use std::io::{self, Read};
-use std::ops::ControlFlow;
+use std::ops::{ControlFlow, Range};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
@@ -45,6 +45,11 @@ pub(crate) enum Chunk {
         len: usize,
         offset: u64,
     },
+    /// Whole lines in `map[range]` of a mapped file; `range.start` is their offset.
+    Mapped {
+        map: Arc<memmap2::Mmap>,
+        range: Range<usize>,
+    },
     /// One line that was too long to keep, skipped by the reader.
     Oversized { bytes: usize, offset: u64 },
     /// The input could not be read further (a truncated gzip, an I/O error).
@@ -58,8 +63,12 @@ impl Chunk {
     /// in [`Place::Line`] count from 1 at the chunk's first line; offsets are absolute.
     /// Returns how many lines (or rows) the chunk held.
     pub(crate) fn visit(&self, f: &mut dyn FnMut(Visit<'_>)) -> u64 {
+        if let Some((text, offset)) = self.lines() {
+            return visit_lines(text, offset, f);
+        }
         match self {
-            Chunk::Lines { data, len, offset } => visit_lines(&data[..*len], *offset, f),
+            // Visited above.
+            Chunk::Lines { .. } | Chunk::Mapped { .. } => 0,
             Chunk::Oversized { bytes, offset } => {
                 f(Visit::Problem {
                     place: Place::Line {
@@ -89,11 +98,28 @@ impl Chunk {
         }
     }
 
-    /// Hands the chunk's buffer back for reuse.
+    /// The whole lines a [`Chunk::Lines`] or [`Chunk::Mapped`] holds, and the offset of the
+    /// first one in the input.
+    pub(crate) fn lines(&self) -> Option<(&[u8], u64)> {
+        match self {
+            Chunk::Lines { data, len, offset } => Some((&data[..*len], *offset)),
+            Chunk::Mapped { map, range } => Some((
+                map.get(range.clone()).unwrap_or_default(),
+                range.start as u64,
+            )),
+            _ => None,
+        }
+    }
+
+    /// Hands the chunk's buffer back for reuse (a mapped chunk's pages back to the kernel).
     fn recycle(self, free: &mpsc::Sender<Vec<u8>>) {
-        if let Chunk::Lines { data, .. } | Chunk::Rows { data, .. } = self {
-            // The reader may have stopped; then the buffer is simply dropped.
-            let _ = free.send(data);
+        match self {
+            Chunk::Lines { data, .. } | Chunk::Rows { data, .. } => {
+                // The reader may have stopped; then the buffer is simply dropped.
+                let _ = free.send(data);
+            }
+            Chunk::Mapped { map, range } => super::mapped::release(&map, range),
+            Chunk::Oversized { .. } | Chunk::Failed { .. } => {}
         }
     }
 }
@@ -281,39 +307,93 @@ pub(crate) fn run<S: Send, T: Send, R: Send>(
     })
 }
 
+/// Where [`split_lines`] finds its input: a window of bytes not yet handed on, grown by
+/// `fill` (read() into a buffer, or more of a mapped file), so both readers cut the input into
+/// exactly the same chunks.
+pub(crate) trait LineWindow {
+    /// Grows the window to `want` bytes, or to the end of the input; how many bytes came.
+    fn fill(&mut self, want: usize) -> io::Result<usize>;
+    /// The window.
+    fn window(&self) -> &[u8];
+    /// Hands the window's first `len` bytes (at `offset` in the input) on as a chunk.
+    fn take(&mut self, len: usize, offset: u64, feed: &Feed<'_>) -> Chunk;
+    /// Drops the window's first `len` bytes (part of an oversized line).
+    fn skip(&mut self, len: usize);
+}
+
+/// A [`LineWindow`] in a buffer filled by `read()`; buffers are recycled.
+struct ReadWindow<'r> {
+    reader: &'r mut (dyn Read + Send),
+    buf: Vec<u8>,
+    filled: usize,
+}
+
+impl LineWindow for ReadWindow<'_> {
+    fn fill(&mut self, want: usize) -> io::Result<usize> {
+        if self.buf.len() < want {
+            self.buf.resize(want, 0);
+        }
+        let n = read_some(self.reader, &mut self.buf[self.filled..want])?;
+        self.filled += n;
+        Ok(n)
+    }
+
+    fn window(&self) -> &[u8] {
+        &self.buf[..self.filled]
+    }
+
+    fn take(&mut self, len: usize, offset: u64, feed: &Feed<'_>) -> Chunk {
+        let rest = self.filled - len;
+        // A recycled buffer if one is back, else a new one; `fill` grows it as needed.
+        let mut next = feed.recycled();
+        if next.len() < rest {
+            next.resize(CHUNK_BYTES.max(rest + CHUNK_BYTES / 4), 0);
+        }
+        next[..rest].copy_from_slice(&self.buf[len..self.filled]);
+        let data = std::mem::replace(&mut self.buf, next);
+        self.filled = rest;
+        Chunk::Lines { data, len, offset }
+    }
+
+    fn skip(&mut self, len: usize) {
+        self.buf.copy_within(len..self.filled, 0);
+        self.filled -= len;
+    }
+}
+
 /// Splits text into chunks of whole lines. A line longer than [`MAX_LINE_BYTES`] is skipped
 /// without being held in memory.
 pub(crate) fn read_lines(reader: &mut (dyn Read + Send), feed: &mut Feed<'_>) {
-    // A recycled buffer if one is back, else a new one; at least `size` long.
-    let fresh = |feed: &Feed<'_>, size: usize| {
-        let mut b = feed.recycled();
-        if b.len() < size {
-            b.resize(size, 0);
-        }
-        b
+    let mut buf = feed.recycled();
+    if buf.len() < CHUNK_BYTES {
+        buf.resize(CHUNK_BYTES, 0);
+    }
+    let mut window = ReadWindow {
+        reader,
+        buf,
+        filled: 0,
     };
-    let mut buf: Vec<u8> = fresh(feed, CHUNK_BYTES);
-    let mut filled = 0usize; // buf[..filled] holds input
-    let mut offset = 0u64; // offset of buf[0] in the input
+    split_lines(&mut window, feed);
+}
+
+/// Cuts the input behind `w` into chunks of whole lines of about [`CHUNK_BYTES`] (a chunk
+/// grows to hold one long line); a line longer than [`MAX_LINE_BYTES`] becomes a
+/// [`Chunk::Oversized`] and a last line without a newline ends the last chunk.
+pub(crate) fn split_lines(w: &mut dyn LineWindow, feed: &mut Feed<'_>) {
+    let mut offset = 0u64; // offset of the window's first byte in the input
     let mut skipping: Option<(usize, u64)> = None; // an oversized line: bytes so far, start
     loop {
         if feed.stopped() {
             return;
         }
-        let want = CHUNK_BYTES.max(filled + CHUNK_BYTES / 4);
-        if buf.len() < want {
-            buf.resize(want, 0);
-        }
-        let n = match read_some(reader, &mut buf[filled..want]) {
+        let want = CHUNK_BYTES.max(w.window().len() + CHUNK_BYTES / 4);
+        let n = match w.fill(want) {
             Ok(n) => n,
             Err(e) => {
+                let filled = w.window().len();
                 if filled > 0 {
-                    let data = std::mem::take(&mut buf);
-                    if !feed.send(Chunk::Lines {
-                        data,
-                        len: filled,
-                        offset,
-                    }) {
+                    let chunk = w.take(filled, offset, feed);
+                    if !feed.send(chunk) {
                         return;
                     }
                 }
@@ -324,13 +404,12 @@ pub(crate) fn read_lines(reader: &mut (dyn Read + Send), feed: &mut Feed<'_>) {
                 return;
             }
         };
-        filled += n;
+        let filled = w.window().len();
         if let Some((skipped, start)) = skipping {
-            match memchr::memchr(b'\n', &buf[..filled]) {
+            match memchr::memchr(b'\n', w.window()) {
                 Some(nl) => {
                     offset += nl as u64 + 1;
-                    buf.copy_within(nl + 1..filled, 0);
-                    filled -= nl + 1;
+                    w.skip(nl + 1);
                     skipping = None;
                     let bytes = skipped + nl;
                     if !feed.send(Chunk::Oversized {
@@ -350,39 +429,33 @@ pub(crate) fn read_lines(reader: &mut (dyn Read + Send), feed: &mut Feed<'_>) {
                 None => {
                     skipping = Some((skipped + filled, start));
                     offset += filled as u64;
-                    filled = 0;
+                    w.skip(filled);
                     continue;
                 }
             }
         }
+        let filled = w.window().len();
         if n == 0 {
             if filled > 0 {
-                feed.send(Chunk::Lines {
-                    data: buf,
-                    len: filled,
-                    offset,
-                });
+                let chunk = w.take(filled, offset, feed);
+                feed.send(chunk);
             }
             return;
         }
-        match memchr::memrchr(b'\n', &buf[..filled]) {
+        match memchr::memrchr(b'\n', w.window()) {
             Some(nl) if filled >= CHUNK_BYTES || nl + 1 == filled => {
-                let rest = filled - (nl + 1);
-                let mut next = fresh(feed, CHUNK_BYTES.max(rest + CHUNK_BYTES / 4));
-                next[..rest].copy_from_slice(&buf[nl + 1..filled]);
-                let data = std::mem::replace(&mut buf, next);
                 let len = nl + 1;
-                if !feed.send(Chunk::Lines { data, len, offset }) {
+                let chunk = w.take(len, offset, feed);
+                if !feed.send(chunk) {
                     return;
                 }
                 offset += len as u64;
-                filled = rest;
             }
             Some(_) => {}
             None if filled > MAX_LINE_BYTES => {
                 skipping = Some((filled, offset));
                 offset += filled as u64;
-                filled = 0;
+                w.skip(filled);
             }
             None => {}
         }

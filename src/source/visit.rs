@@ -6,7 +6,7 @@ use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read};
 use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use flate2::read::MultiGzDecoder;
 
@@ -488,7 +488,13 @@ pub fn visit_parallel<T: Default + Send>(
                     {
                         return Ok(());
                     }
-                    let read = |feed: &mut Feed<'_>| pipeline::read_lines(&mut head, feed);
+                    // A plain file's lines are read through a map when it can be made.
+                    let map = super::mapped::map_for_lines(head.get_ref());
+                    let counted = AtomicU64::new(0);
+                    let read = |feed: &mut Feed<'_>| match map {
+                        Some(map) => super::mapped::read_mapped(map, &counted, feed),
+                        None => pipeline::read_lines(&mut head, feed),
+                    };
                     pipeline::run(workers(), cancel, read, &work, &mut |value, line_base| {
                         f(Step::Parsed { value, line_base })
                     });
