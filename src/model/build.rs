@@ -6,7 +6,7 @@ use std::collections::{HashMap, HashSet};
 use super::batch::{Batch, KnownSnapshots, LocalEvent};
 use super::intern::{Interner, Sym};
 use super::snapshot::SnapshotStore;
-use super::table::MessageSet;
+use super::table::{MessageSet, prefetch_item};
 use super::{
     CallMark, Counts, Group, GroupCall, GroupId, IdentifyCall, KEPT_PROBLEMS, Model, Problem,
     SourceInfo, UserId,
@@ -129,11 +129,24 @@ impl ModelBuilder {
         if self.links.len() < self.strings.len() {
             self.links.resize(self.strings.len(), NONE);
         }
-        // Each messageId's line of the set is asked for a few events ahead.
+        // What an event reads at random is asked for a few events ahead: its messageId's line
+        // of the set and its anonymousId's link, and before that, the global ids of its
+        // local ones (the link's address depends on them).
         const AHEAD: usize = 8;
+        let local = |s: Option<Sym>| s.map_or(usize::MAX, |s| s.0 as usize);
         for (i, ev) in batch.events.iter().enumerate() {
-            if let Some(m) = batch.events.get(i + AHEAD).and_then(|e| e.message) {
-                self.messages.prefetch(MessageSet::key(m));
+            if let Some(e) = batch.events.get(i + 2 * AHEAD) {
+                prefetch_item(&map.strings, local(e.anonymous_id));
+            }
+            if let Some(e) = batch.events.get(i + AHEAD) {
+                if let Some(m) = e.message {
+                    self.messages.prefetch(MessageSet::key(m));
+                }
+                if e.user_id.is_some()
+                    && let Some(&anonymous) = map.strings.get(local(e.anonymous_id))
+                {
+                    prefetch_item(&self.links, anonymous.0 as usize);
+                }
             }
             self.add_event(ev, &map, mark);
         }

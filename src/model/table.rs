@@ -193,6 +193,14 @@ impl MessageSet {
     }
 }
 
+/// Asks for the cache line of `items[i]` (nothing when out of range), without waiting.
+#[inline(always)]
+pub(crate) fn prefetch_item<T>(items: &[T], i: usize) {
+    if let Some(item) = items.get(i) {
+        prefetch_line(std::ptr::from_ref(item).cast());
+    }
+}
+
 #[cfg(target_arch = "x86_64")]
 #[inline(always)]
 fn prefetch_line(p: *const i8) {
