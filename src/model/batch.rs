@@ -713,9 +713,9 @@ impl Batch {
     }
 }
 
-/// A key's first eight bytes as a big-endian number, zero-padded: ordering these orders keys
-/// by their text up to the first eight bytes (keys hold no zero byte: JSON escapes them, and
-/// keys with escapes never come here).
+/// A key's first eight bytes as a big-endian number, zero-padded: when two keys' numbers
+/// differ, they order as the keys' texts do (a key that ends first is a prefix of the other);
+/// when they are equal, the texts decide.
 #[inline]
 fn key_prefix(key: &str) -> u64 {
     let b = key.as_bytes();
