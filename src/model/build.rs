@@ -284,8 +284,9 @@ impl ModelBuilder {
         phases.mark("groups");
 
         // The calls are sorted by group, then time, then receipt, into `sorted`, a run of
-        // groups at a time by both threads; the second first resolves users and folds their
-        // identify traits (the two read the same symbols and write nothing in common).
+        // groups at a time by both threads; the second first resolves users (the two read the
+        // same symbols and write nothing in common).
+        let people = (links, call_people, identify_people);
         let mut sorted: Vec<GroupCall> = Vec::with_capacity(calls.len());
         let work = Shared::new(
             runs.iter()
@@ -308,29 +309,21 @@ impl ModelBuilder {
             gather();
             phases.mark("gather");
         };
-        let ((), (mut users, call_users, sorted_identifies, (user_traits, mut user_changes))) =
-            join(split, here, || {
-                let mut phases = super::phases::Phases::start("finish");
-                let (users, call_users, identify_users) =
-                    resolve_users(&strings, &links, &call_people, &identify_people);
-                phases.mark("users (second thread)");
-                for (c, &u) in identifies.iter_mut().zip(&identify_users) {
-                    c.user = UserId(u);
-                }
-                drop(identify_users);
-                let order = sort_order(
-                    &identifies,
-                    users.len(),
-                    |c| c.user.0,
-                    |c| (c.time.utc_ms, c.received_ms),
-                );
-                let identifies: Vec<IdentifyCall> =
-                    order.iter().map(|&i| identifies[i as usize]).collect();
-                let folded = fold_users(&identifies, &snapshots, &strings);
-                phases.mark("user fold (second thread)");
-                gather();
-                (users, call_users, identifies, folded)
-            });
+        let ((), (mut users, call_users, identifies)) = join(split, here, || {
+            let mut phases = super::phases::Phases::start("finish");
+            // Taken here, to be freed as soon as they are read (the gather is the peak).
+            let (links, call_people, identify_people) = people;
+            let mut identifies = identifies;
+            let (users, call_users, identify_users) =
+                resolve_users(&strings, &links, &call_people, &identify_people);
+            drop((links, call_people, identify_people));
+            for (c, &u) in identifies.iter_mut().zip(&identify_users) {
+                c.user = UserId(u);
+            }
+            phases.mark("users (second thread)");
+            gather();
+            (users, call_users, identifies)
+        });
         drop(work);
         assert_eq!(starts.last().copied().unwrap_or(0) as usize, calls.len());
         // SAFETY: `runs` covers every group and `cut` gives each run its calls' slots, so
@@ -340,15 +333,11 @@ impl ModelBuilder {
         // is raised by `join` before this line.
         unsafe { sorted.set_len(calls.len()) };
         drop(calls);
-        drop(call_people);
-        drop(identify_people);
-        drop(links);
-        drop(identifies);
-        let identifies = sorted_identifies;
         let mut calls = sorted;
         phases.mark("wait for the second thread");
 
-        // Both threads fold runs of groups, each with its own tables.
+        // Both threads fold runs of groups, each with its own tables; the second first folds
+        // the users' identify traits.
         let folder = GroupFolder {
             group_ids: &group_ids,
             starts: &starts,
@@ -376,7 +365,23 @@ impl ModelBuilder {
             phases.mark("fold");
             done
         };
-        let (mut done, theirs) = join(split, here, fold_runs);
+        let (mut done, (theirs, identifies, (user_traits, mut user_changes))) =
+            join(split, here, || {
+                let mut phases = super::phases::Phases::start("finish");
+                let unsorted = identifies;
+                let order = sort_order(
+                    &unsorted,
+                    users.len(),
+                    |c| c.user.0,
+                    |c| (c.time.utc_ms, c.received_ms),
+                );
+                let identifies: Vec<IdentifyCall> =
+                    order.iter().map(|&i| unsorted[i as usize]).collect();
+                drop((order, unsorted));
+                let folded = fold_users(&identifies, &snapshots, &strings);
+                phases.mark("user fold (second thread)");
+                (fold_runs(), identifies, folded)
+            });
         drop(work);
         done.extend(theirs);
         done.sort_unstable_by_key(|&(k, _)| k);

@@ -193,18 +193,20 @@ impl MessageSet {
     }
 }
 
+/// Asks for the cache line at `p` ahead of its use.
 #[cfg(target_arch = "x86_64")]
 #[inline(always)]
-fn prefetch_line(p: *const i8) {
+pub(super) fn prefetch_line(p: *const i8) {
     use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
     // SAFETY: a prefetch is only a hint; it never faults or changes memory, whatever the
     // address (and this one is a live slot of the table). SSE is part of x86_64.
     unsafe { _mm_prefetch::<_MM_HINT_T0>(p) }
 }
 
+/// Asks for the cache line at `p` ahead of its use.
 #[cfg(not(target_arch = "x86_64"))]
 #[inline(always)]
-fn prefetch_line(_: *const i8) {}
+pub(super) fn prefetch_line(_: *const i8) {}
 
 #[cfg(test)]
 mod tests {
