@@ -57,15 +57,20 @@ pub(super) struct GroupFolder<'a> {
     pub(super) starts: &'a [u32],
     /// The user of each call, by its input index.
     pub(super) call_users: &'a [u32],
+    /// The calls' traits.
     pub(super) snapshots: &'a SnapshotStore,
+    /// The text of symbols, to sort trait keys.
     pub(super) strings: &'a Interner,
 }
 
 /// Folded groups, with ranges into their own changes and memberships.
 #[derive(Default)]
 pub(super) struct GroupsFolded {
+    /// The groups, in group order.
     pub(super) groups: Vec<Group>,
+    /// Their trait changes.
     pub(super) changes: Vec<TraitChange>,
+    /// Their memberships.
     pub(super) memberships: Vec<Membership>,
 }
 

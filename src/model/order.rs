@@ -1,5 +1,5 @@
 //! The orders `finish` puts things in: calls sorted by group and time, users resolved and
-//! sorted by id.
+//! sorted by id; and how its two threads share the work (`join`, `Shared`, `chunks`, `cut`).
 
 use std::mem::MaybeUninit;
 use std::ops::Range;
