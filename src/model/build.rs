@@ -8,14 +8,23 @@ use super::intern::{Interner, Sym};
 use super::snapshot::SnapshotStore;
 use super::table::{MessageSet, prefetch_item};
 use super::{
-    CallMark, Counts, Group, GroupCall, GroupId, IdentifyCall, KEPT_PROBLEMS, Model, Problem,
-    SourceInfo, UserId,
+    CallMark, Counts, GroupCall, GroupId, IdentifyCall, KEPT_PROBLEMS, Model, Problem, SourceInfo,
+    UserId,
 };
 use crate::event::{EventKind, EventTime};
 
 use super::NONE;
-use super::fold::{Fold, MemberScratch, fold_users, run_end};
-use super::order::{resolve_users, sort_order};
+use super::fold::{Fold, GroupFolder, GroupsFolded, MemberScratch, fold_users, join_folded};
+use super::order::{
+    Shared, chunks, cut, gather_group, group_buckets, join, resolve_users, sort_order,
+};
+
+/// Below this many calls (group and identify) `finish` stays on one thread: a second would
+/// cost more than it saves.
+const SPLIT_FROM: usize = 50_000;
+
+/// How many runs of groups (of about equal call counts) the two threads share.
+const SPLIT_PARTS: usize = 32;
 
 /// How one lineage of local ids maps to global ones.
 #[derive(Debug, Default)]
@@ -252,6 +261,11 @@ impl ModelBuilder {
 
     /// Resolves users, orders calls, folds histories and returns the finished model.
     pub fn finish(self) -> Model {
+        self.finish_split(SPLIT_FROM)
+    }
+
+    /// [`ModelBuilder::finish`], on two threads from `split_from` calls on.
+    fn finish_split(self, split_from: usize) -> Model {
         let ModelBuilder {
             strings,
             sources,
@@ -276,122 +290,122 @@ impl ModelBuilder {
         snapshots.seal();
         links.resize(strings.len(), NONE);
 
-        // Users resolve on a second thread while the calls are ordered here: the two read the
-        // same symbols and write nothing in common.
-        let (mut users, call_users, identify_users, calls, order) = std::thread::scope(|scope| {
-            let resolve = scope.spawn(|| {
-                let mut phases = super::phases::Phases::start("finish");
-                let resolved = resolve_users(&strings, &links, &call_people, &identify_people);
-                phases.mark("users (second thread)");
-                resolved
-            });
-            // Groups sorted by id text; `group_slot` maps a symbol to one.
-            let mut group_slot = vec![NONE; strings.len()];
-            let mut group_ids: Vec<Sym> = Vec::new();
-            for c in &calls {
-                if group_slot[c.group.0 as usize] == NONE {
-                    group_slot[c.group.0 as usize] = 0;
-                    group_ids.push(Sym(c.group.0));
+        let split = calls.len() + identifies.len() >= split_from;
+        let parts = if split { SPLIT_PARTS } else { 1 };
+        let (group_ids, starts, mut order) = group_buckets(&strings, &calls);
+        let runs = chunks(&starts, parts);
+        phases.mark("groups");
+
+        // The calls are sorted by group, then time, then receipt, into `sorted`, a run of
+        // groups at a time by both threads; the second first resolves users (the two read the
+        // same symbols and write nothing in common).
+        let people = (links, call_people, identify_people);
+        let mut sorted: Vec<GroupCall> = Vec::with_capacity(calls.len());
+        let work = Shared::new(
+            runs.iter()
+                .cloned()
+                .zip(cut(&mut order, &starts, &runs))
+                .zip(cut(sorted.spare_capacity_mut(), &starts, &runs)),
+        );
+        let gather = || {
+            let mut scratch = Vec::new();
+            while let Some(((run, order), out)) = work.take() {
+                let base = starts[run.start];
+                for g in run {
+                    let at = (starts[g] - base) as usize..(starts[g + 1] - base) as usize;
+                    let (order, out) = (&mut order[at.clone()], &mut out[at]);
+                    gather_group(g as u32, &calls, order, out, &mut scratch);
                 }
             }
-            group_ids.sort_unstable_by(|a, b| strings.get(*a).cmp(strings.get(*b)));
-            for (i, g) in group_ids.iter().enumerate() {
-                group_slot[g.0 as usize] = i as u32;
+        };
+        let here = || {
+            gather();
+            phases.mark("gather");
+        };
+        let ((), (mut users, call_users, identifies)) = join(split, here, || {
+            let mut phases = super::phases::Phases::start("finish");
+            // Taken here, to be freed as soon as they are read (the gather is the peak).
+            let (links, call_people, identify_people) = people;
+            let mut identifies = identifies;
+            let (users, call_users, identify_users) =
+                resolve_users(&strings, &links, &call_people, &identify_people);
+            drop((links, call_people, identify_people));
+            for (c, &u) in identifies.iter_mut().zip(&identify_users) {
+                c.user = UserId(u);
             }
-            for c in &mut calls {
-                c.group = GroupId(group_slot[c.group.0 as usize]);
-            }
-            drop(group_slot);
-            phases.mark("groups");
-            // Calls by group, then time, then receipt; ties keep input order.
-            let order = sort_order(
-                &calls,
-                group_ids.len(),
-                |c| c.group.0,
-                |c| (c.time.utc_ms, c.received_ms),
-            );
-            phases.mark("sort");
-            // A panic there is a bug in the resolution; raise it here rather than hide it.
-            let (users, call_users, identify_users) = match resolve.join() {
-                Ok(resolved) => resolved,
-                Err(panic) => std::panic::resume_unwind(panic),
-            };
-            (users, call_users, identify_users, (calls, group_ids), order)
+            phases.mark("users (second thread)");
+            gather();
+            (users, call_users, identifies)
         });
-        let (calls, group_ids) = calls;
-        drop(call_people);
-        drop(identify_people);
-        drop(links);
-        let calls: Vec<GroupCall> = order
-            .iter()
-            .map(|&i| {
-                let mut c = calls[i as usize];
-                c.user = UserId(call_users[i as usize]);
-                c
-            })
-            .collect();
-        drop(order);
-        drop(call_users);
-        for (c, &u) in identifies.iter_mut().zip(&identify_users) {
-            c.user = UserId(u);
-        }
-        drop(identify_users);
-        phases.mark("gather");
+        drop(work);
+        assert_eq!(starts.last().copied().unwrap_or(0) as usize, calls.len());
+        // SAFETY: `runs` covers every group and `cut` gives each run its calls' slots, so
+        // `sorted`'s spare capacity was cut into pieces that together hold `calls.len()` slots;
+        // both threads took pieces until none was left, and `gather_group` writes every slot
+        // of its piece (its order and output have the same length). A panic on either thread
+        // is raised by `join` before this line.
+        unsafe { sorted.set_len(calls.len()) };
+        drop(calls);
+        let mut calls = sorted;
+        phases.mark("wait for the second thread");
 
-        let mut changes = Vec::new();
-        let mut memberships = Vec::new();
-        let mut groups = Vec::with_capacity(group_ids.len());
-        // Users' identify traits fold on a second thread while the groups fold here: the two
-        // read the same snapshots and write nothing in common.
-        let sorted_identifies = std::thread::scope(|scope| {
-            let user_fold = scope.spawn(|| {
+        // Both threads fold runs of groups, each with its own tables; the second first folds
+        // the users' identify traits.
+        let folder = GroupFolder {
+            group_ids: &group_ids,
+            starts: &starts,
+            call_users: &call_users,
+            snapshots: &snapshots,
+            strings: &strings,
+        };
+        let work = Shared::new(
+            runs.iter()
+                .cloned()
+                .enumerate()
+                .zip(cut(&mut calls, &starts, &runs))
+                .zip(cut(&mut order, &starts, &runs)),
+        );
+        let fold_runs = || {
+            let mut scratch = (Fold::new(strings.len()), MemberScratch::new(users.len()));
+            let mut done = Vec::new();
+            while let Some((((k, run), calls), order)) = work.take() {
+                done.push((k, folder.fold(run, calls, order, &mut scratch)));
+            }
+            done
+        };
+        let here = || {
+            let done = fold_runs();
+            phases.mark("fold");
+            done
+        };
+        let (mut done, (theirs, identifies, (user_traits, mut user_changes))) =
+            join(split, here, || {
                 let mut phases = super::phases::Phases::start("finish");
+                let unsorted = identifies;
                 let order = sort_order(
-                    &identifies,
+                    &unsorted,
                     users.len(),
                     |c| c.user.0,
                     |c| (c.time.utc_ms, c.received_ms),
                 );
                 let identifies: Vec<IdentifyCall> =
-                    order.iter().map(|&i| identifies[i as usize]).collect();
+                    order.iter().map(|&i| unsorted[i as usize]).collect();
+                drop((order, unsorted));
                 let folded = fold_users(&identifies, &snapshots, &strings);
                 phases.mark("user fold (second thread)");
-                (identifies, folded)
+                (fold_runs(), identifies, folded)
             });
-            let mut fold = Fold::new(strings.len());
-            let mut members = MemberScratch::new(users.len());
-            let mut start = 0usize;
-            for (gi, &gsym) in group_ids.iter().enumerate() {
-                let end = run_end(&calls, start, |c| c.group.0 as usize == gi);
-                let (traits, last_change) = fold.run(
-                    calls[start..end]
-                        .iter()
-                        .enumerate()
-                        .map(|(i, c)| ((start + i) as u32, c.snapshot, c.time)),
-                    &snapshots,
-                    &mut changes,
-                    &strings,
-                );
-                let members_start = memberships.len();
-                members.collect(GroupId(gi as u32), &calls[start..end], &mut memberships);
-                groups.push(Group {
-                    id: gsym,
-                    calls: start as u32..end as u32,
-                    members: members_start as u32..memberships.len() as u32,
-                    traits,
-                    last_change,
-                });
-                start = end;
-            }
-            drop(fold);
-            // A panic there is a bug in the fold; raise it here rather than hide it.
-            match user_fold.join() {
-                Ok(folded) => folded,
-                Err(panic) => std::panic::resume_unwind(panic),
-            }
-        });
-        let (identifies, (user_traits, mut user_changes)) = sorted_identifies;
-        phases.mark("fold");
+        drop(work);
+        done.extend(theirs);
+        done.sort_unstable_by_key(|&(k, _)| k);
+        let GroupsFolded {
+            groups,
+            mut changes,
+            memberships,
+        } = join_folded(done.into_iter().map(|(_, part)| part).collect());
+        drop(order);
+        drop(call_users);
+        phases.mark("wait and join");
         // Sized first: one allocation per user instead of a few growths.
         let mut per_user = vec![0u32; users.len()];
         for m in &memberships {
@@ -518,5 +532,49 @@ mod tests {
         let g = m.find_group("g").unwrap();
         assert_eq!(m.members(g).len(), 2);
         assert_eq!(m.calls()[0].user, u1);
+    }
+
+    #[test]
+    fn two_threads_build_the_model_one_builds() {
+        // Many groups of uneven sizes, ties in time, calls without a time, anonymous users
+        // that an event links later, identifies with changing traits.
+        let mut lines = Vec::new();
+        for i in 0..600u32 {
+            let group = (i * i) % 97;
+            let person = match i % 5 {
+                0 => format!(r#""anonymousId":"a{}""#, i % 29),
+                1 => format!(r#""anonymousId":"a{}","userId":"u{}""#, i % 23, i % 11),
+                _ => format!(r#""userId":"u{}""#, i % 13),
+            };
+            let time = if i % 17 == 0 {
+                String::new()
+            } else {
+                format!(r#","timestamp":"2023-01-01T00:00:0{}Z""#, i % 7)
+            };
+            let kind = if i % 9 == 0 { "identify" } else { "group" };
+            lines.push(format!(
+                r#"{{"type":"{kind}",{person},"groupId":"g{group}"{time},"traits":{{"plan":"p{}","seats":{}}}}}"#,
+                i % 3,
+                i % 4
+            ));
+        }
+        let lines: Vec<&str> = lines.iter().map(String::as_str).collect();
+        let finish = |split_from: usize| {
+            let mut b = ModelBuilder::new();
+            let mut batch = Batch::with_tables(super::super::batch::LocalTables::new());
+            batch.parse_lines(lines.join("\n").as_bytes(), 0, 1, 0, &KnownSnapshots);
+            b.add_batch(batch);
+            b.finish_split(split_from)
+        };
+        let one = finish(usize::MAX);
+        let two = finish(0);
+        assert_eq!(one.groups().len(), 49);
+        assert_eq!(one.users().len(), 19);
+        let anonymous = one.users().iter().filter(|u| u.user_id.is_none()).count();
+        assert_eq!(anonymous, 6);
+        assert_eq!(one.changes.len(), 865);
+        assert_eq!(one.user_changes.len(), 70);
+        assert_eq!(one.memberships().len(), 399);
+        assert_eq!(format!("{one:?}"), format!("{two:?}"));
     }
 }

@@ -1,8 +1,12 @@
 //! Folding time-ordered calls into current traits, trait histories and memberships.
 
+use std::ops::Range;
+
 use super::intern::{Interner, Sym};
 use super::snapshot::SnapshotStore;
-use super::{GroupCall, GroupId, IdentifyCall, Membership, NONE, TraitChange, TraitEntry, UserId};
+use super::{
+    Group, GroupCall, GroupId, IdentifyCall, Membership, NONE, TraitChange, TraitEntry, UserId,
+};
 use crate::event::EventTime;
 
 /// The end of the run of `items` from `start` on for which `same` holds (items are sorted by
@@ -43,6 +47,100 @@ pub(super) fn fold_users(
         start = end;
     }
     (out, changes)
+}
+
+/// What the group fold reads, shared by the threads that fold runs of groups.
+pub(super) struct GroupFolder<'a> {
+    /// Each group's `groupId`, in group order.
+    pub(super) group_ids: &'a [Sym],
+    /// `starts[g]..starts[g + 1]` are group g's calls.
+    pub(super) starts: &'a [u32],
+    /// The user of each call, by its input index.
+    pub(super) call_users: &'a [u32],
+    /// The calls' traits.
+    pub(super) snapshots: &'a SnapshotStore,
+    /// The text of symbols, to sort trait keys.
+    pub(super) strings: &'a Interner,
+}
+
+/// Folded groups, with ranges into their own changes and memberships.
+#[derive(Default)]
+pub(super) struct GroupsFolded {
+    /// The groups, in group order.
+    pub(super) groups: Vec<Group>,
+    /// Their trait changes.
+    pub(super) changes: Vec<TraitChange>,
+    /// Their memberships.
+    pub(super) memberships: Vec<Membership>,
+}
+
+impl GroupFolder<'_> {
+    /// Folds the groups of `run`, whose calls `calls` are (time-ordered, at their input
+    /// indexes `order`), first giving each call its user.
+    pub(super) fn fold(
+        &self,
+        run: Range<usize>,
+        calls: &mut [GroupCall],
+        order: &[u32],
+        scratch: &mut (Fold, MemberScratch),
+    ) -> GroupsFolded {
+        let (fold, members) = scratch;
+        let mut out = GroupsFolded::default();
+        let base = self.starts[run.start];
+        for g in run {
+            let (start, end) = (self.starts[g], self.starts[g + 1]);
+            let at = (start - base) as usize..(end - base) as usize;
+            let calls = &mut calls[at.clone()];
+            for (c, &i) in calls.iter_mut().zip(&order[at]) {
+                c.user = UserId(self.call_users[i as usize]);
+            }
+            let (traits, last_change) = fold.run(
+                calls
+                    .iter()
+                    .enumerate()
+                    .map(|(i, c)| (start + i as u32, c.snapshot, c.time)),
+                self.snapshots,
+                &mut out.changes,
+                self.strings,
+            );
+            let members_start = out.memberships.len() as u32;
+            members.collect(GroupId(g as u32), calls, &mut out.memberships);
+            out.groups.push(Group {
+                id: self.group_ids[g],
+                calls: start..end,
+                members: members_start..out.memberships.len() as u32,
+                traits,
+                last_change,
+            });
+        }
+        out
+    }
+}
+
+/// Folded runs of groups, in group order, joined into one, their ranges moved to match.
+pub(super) fn join_folded(mut parts: Vec<GroupsFolded>) -> GroupsFolded {
+    if parts.len() <= 1 {
+        return parts.pop().unwrap_or_default();
+    }
+    let mut all = GroupsFolded {
+        groups: Vec::with_capacity(parts.iter().map(|p| p.groups.len()).sum()),
+        changes: Vec::with_capacity(parts.iter().map(|p| p.changes.len()).sum()),
+        memberships: Vec::with_capacity(parts.iter().map(|p| p.memberships.len()).sum()),
+    };
+    for part in parts {
+        let changes = all.changes.len() as u32;
+        let members = all.memberships.len() as u32;
+        all.groups.extend(part.groups.into_iter().map(|mut g| {
+            g.members = g.members.start + members..g.members.end + members;
+            for t in &mut g.traits {
+                t.changes = t.changes.start + changes..t.changes.end + changes;
+            }
+            g
+        }));
+        all.changes.extend_from_slice(&part.changes);
+        all.memberships.extend_from_slice(&part.memberships);
+    }
+    all
 }
 
 /// Folds time-ordered runs of calls into current traits and their changes, with dense tables

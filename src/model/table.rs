@@ -201,6 +201,7 @@ pub(crate) fn prefetch_item<T>(items: &[T], i: usize) {
     }
 }
 
+/// Asks for the cache line at `p` ahead of its use.
 #[cfg(target_arch = "x86_64")]
 #[inline(always)]
 fn prefetch_line(p: *const i8) {
@@ -210,6 +211,7 @@ fn prefetch_line(p: *const i8) {
     unsafe { _mm_prefetch::<_MM_HINT_T0>(p) }
 }
 
+/// Asks for the cache line at `p` ahead of its use.
 #[cfg(not(target_arch = "x86_64"))]
 #[inline(always)]
 fn prefetch_line(_: *const i8) {}
