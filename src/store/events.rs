@@ -161,6 +161,9 @@ pub struct Importer<'s> {
     /// again). Two different ids colliding is a ~1e-26 chance per million rows, accepted for
     /// not holding every id as a String.
     bulk_seen: Option<HashSet<u128, BuildHasherDefault<PassThroughHasher>>>,
+    /// The first import into a new file runs in rollback-journal mode (see
+    /// [`Store::begin_import`]); the store goes back to WAL when the import ends either way.
+    direct: bool,
     summary: ImportSummary,
 }
 
@@ -235,6 +238,10 @@ impl Importer<'_> {
         }
         self.conn.execute_batch("COMMIT").map_err(fail)?;
         self.open = false;
+        if self.direct {
+            self.direct = false;
+            back_to_wal(self.conn);
+        }
         Ok(self.summary)
     }
 }
@@ -248,7 +255,42 @@ impl Drop for Importer<'_> {
         if self.bulk_seen.is_some() {
             let _ = checks(self.conn, true);
         }
+        if self.direct {
+            back_to_wal(self.conn);
+        }
     }
+}
+
+/// Leaves WAL for a rollback journal that syncs fully; true when the connection is now in
+/// rollback mode (another connection to the file makes SQLite refuse: the import then just
+/// stays in WAL).
+fn rollback_journal(conn: &Connection) -> bool {
+    let mode = conn
+        .query_row("PRAGMA journal_mode = DELETE", [], |r| {
+            r.get::<_, String>(0)
+        })
+        .unwrap_or_default();
+    if !mode.eq_ignore_ascii_case("delete") {
+        return false;
+    }
+    // In rollback mode only FULL is proof against a power cut at the wrong moment.
+    if conn.pragma_update(None, "synchronous", "FULL").is_err() {
+        back_to_wal(conn);
+        return false;
+    }
+    true
+}
+
+/// Puts the store back in the WAL mode (and sync level) [`Store::open`] sets. A failure leaves a
+/// committed, consistent store in rollback mode, which the next open puts back in WAL: nothing
+/// to report.
+fn back_to_wal(conn: &Connection) {
+    let _ = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get::<_, String>(0));
+    let _ = conn.pragma_update(None, "synchronous", "NORMAL");
+    // Open the WAL now, as any WAL store has one while a connection is open.
+    let _ = conn.query_row("SELECT count(*) FROM sqlite_master", [], |r| {
+        r.get::<_, i64>(0)
+    });
 }
 
 /// Switches SQLite's CHECK constraints on or off for this connection.
@@ -263,15 +305,38 @@ impl Store {
     pub fn begin_import(&mut self) -> Result<Importer<'_>, StoreError> {
         self.writable()?;
         let imported_at = self.now_ms();
+        let fresh = std::mem::take(&mut self.fresh);
         let path = self.path.as_path();
         let conn = &self.conn;
         let fail = |e| StoreError::from_sqlite(path, e);
+        // The first import into a file this open created writes straight into the database file
+        // through a rollback journal instead of through the WAL: every page it adds lies past the
+        // file's end at the start, and SQLite journals only pages that existed then, so the
+        // journal stays a few pages long while a crash still leaves the file as it was (the hot
+        // journal puts those pages back and cuts the file to its old length), and the commit
+        // syncs the file (synchronous = FULL). Through the WAL the same rows were written twice
+        // (WAL frames, then the checkpoint copying them into the file) and checksummed: about
+        // a fifth of a million-event import. The price: in rollback mode a reader waits for the
+        // writer's lock, so another process opening this brand-new store during its first
+        // import waits (then reports it locked) instead of seeing it empty; there is nothing in
+        // it to browse yet, and WAL is back on when the import ends, so readers of every later
+        // import are never blocked. A second connection that already has the file open makes
+        // SQLite refuse the switch, and the import then goes through the WAL as before.
+        let direct = fresh && rollback_journal(conn);
         // Immediate: take the write lock now (waiting up to the busy timeout), not at the first
         // insert where a conflict could no longer be retried. The importer holds the
         // transaction itself (not a `Transaction`) so that it can keep its insert prepared.
-        conn.execute_batch("BEGIN IMMEDIATE").map_err(fail)?;
+        if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
+            if direct {
+                back_to_wal(conn);
+            }
+            return Err(fail(e));
+        }
         let rollback = |e| {
             let _ = conn.execute_batch("ROLLBACK");
+            if direct {
+                back_to_wal(conn);
+            }
             fail(e)
         };
         let empty = conn
@@ -306,6 +371,7 @@ impl Store {
             imported_at,
             bound: None,
             bulk_seen: empty.then(HashSet::default),
+            direct,
             summary: ImportSummary::default(),
         })
     }
@@ -670,6 +736,68 @@ mod tests {
             .unwrap();
         assert!(!complete);
         assert_eq!(seen, 2);
+    }
+
+    fn journal_mode(store: &Store) -> String {
+        store
+            .conn
+            .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+            .unwrap()
+    }
+
+    #[test]
+    fn a_first_import_into_a_new_file_bypasses_the_wal_and_leaves_it_on() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("store.db");
+        let mut store = Store::open(&path).unwrap();
+        let importer = store.begin_import().unwrap();
+        assert!(importer.direct);
+        let mode: String = importer
+            .conn
+            .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(mode, "delete");
+        drop(importer); // rolled back: WAL again, and the next import may still go direct
+        assert_eq!(journal_mode(&store), "wal");
+        assert_eq!(store.count_events().unwrap(), 0);
+
+        let mut store = Store::open(&path).unwrap();
+        let first = store
+            .import([ev(Some("m1"), "{}"), ev(Some("m1"), "{}"), ev(None, "{}")])
+            .unwrap();
+        assert_eq!(first.inserted, 2);
+        assert_eq!(journal_mode(&store), "wal");
+        let sync: i64 = store
+            .conn
+            .query_row("PRAGMA synchronous", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(sync, 1, "NORMAL, as Store::open sets it");
+        assert!(!dir.path().join("store.db-journal").exists());
+        assert!(dir.path().join("store.db-wal").exists());
+        // The store was no longer new: this import runs in WAL like any other.
+        let importer = store.begin_import().unwrap();
+        assert!(!importer.direct);
+        importer.finish().unwrap();
+        drop(store);
+        // An existing store opened again is not new either.
+        let mut store = Store::open(&path).unwrap();
+        assert!(!store.begin_import().unwrap().direct);
+        assert_eq!(store.count_events().unwrap(), 2);
+    }
+
+    #[test]
+    fn a_new_store_another_connection_holds_open_imports_through_the_wal() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("store.db");
+        let mut store = Store::open(&path).unwrap();
+        let reader = Store::open_read_only(&path).unwrap();
+        assert_eq!(reader.count_events().unwrap(), 0);
+        let mut importer = store.begin_import().unwrap();
+        assert!(!importer.direct, "the other connection keeps the WAL on");
+        importer.add(&ev(Some("m1"), "{}")).unwrap();
+        assert_eq!(reader.count_events().unwrap(), 0);
+        importer.finish().unwrap();
+        assert_eq!(reader.count_events().unwrap(), 1);
     }
 
     #[test]

@@ -148,6 +148,9 @@ pub struct Store {
     conn: LeasedConnection,
     path: PathBuf,
     read_only: bool,
+    /// This open found the file empty (it made the schema): until its first import nobody has
+    /// anything to read in it, so that import may bypass the WAL (see [`Store::begin_import`]).
+    fresh: bool,
     clock: fn() -> i64,
 }
 
@@ -203,6 +206,7 @@ impl Store {
             conn,
             path: path.to_path_buf(),
             read_only: false,
+            fresh: shape == Shape::Empty,
             clock: system_clock,
         })
     }
@@ -246,6 +250,7 @@ impl Store {
             conn,
             path: path.to_path_buf(),
             read_only: true,
+            fresh: false,
             clock: system_clock,
         })
     }
