@@ -120,7 +120,7 @@ pub fn parse_text<'a>(bytes: &'a [u8], sink: &mut dyn FnMut(Result<WireEvent<'a>
             return;
         }
     };
-    let text = text.trim();
+    let text = trim(text);
     match text.as_bytes().first() {
         None => sink(Err(EventError::Empty)),
         Some(b'{') => parse_object(text, sink),
@@ -459,6 +459,9 @@ impl<'a> Envelope<'a> {
 /// Trims an id as the gateway does; blank is missing.
 fn non_blank(t: Option<Text<'_>>) -> Option<Cow<'_, str>> {
     let t = t?.0;
+    if !may_need_trim(&t) {
+        return Some(t);
+    }
     let trimmed = t.trim();
     if trimmed.is_empty() {
         return None;
@@ -470,6 +473,22 @@ fn non_blank(t: Option<Text<'_>>) -> Option<Cow<'_, str>> {
         Cow::Borrowed(b) => Cow::Borrowed(b.trim()),
         Cow::Owned(o) => Cow::Owned(o.trim().to_owned()),
     })
+}
+
+/// Whether `text` might start or end with white space: nearly every line and id starts and ends
+/// with a visible ASCII character, which spares decoding its ends to look for Unicode spaces.
+fn may_need_trim(text: &str) -> bool {
+    let visible = |b: Option<&u8>| b.is_some_and(|&b| b > b' ' && b < 0x80);
+    !(visible(text.as_bytes().first()) && visible(text.as_bytes().last()))
+}
+
+/// [`str::trim`], quick when there is nothing to trim.
+fn trim(text: &str) -> &str {
+    if may_need_trim(text) {
+        text.trim()
+    } else {
+        text
+    }
 }
 
 /// A string field that borrows when it can; a number (as SDKs send ids) is kept as its text.
@@ -595,6 +614,30 @@ mod tests {
             one(r#"{"type":"group","userId":"u","groupId":"  "}"#).unwrap_err(),
             EventError::NoGroupId
         );
+    }
+
+    #[test]
+    fn ids_are_trimmed_as_str_trim_does() {
+        for id in [
+            "u",
+            "u1",
+            " u",
+            "u ",
+            "\tu\n",
+            "\u{a0}u",
+            "u\u{3000}",
+            "\u{1c}u",
+            "\u{7f}",
+            "é",
+            "ué",
+            "  ",
+            "",
+            "\u{85}",
+        ] {
+            let want = Some(id.trim()).filter(|t| !t.is_empty());
+            let got = non_blank(Some(Text(Cow::Borrowed(id))));
+            assert_eq!(got.as_deref(), want, "{id:?}");
+        }
     }
 
     #[test]
