@@ -1,9 +1,11 @@
 //! Inputs: what a path holds (detected by content), loading it into the model, and reading one
 //! event's raw JSON back when it is shown.
 
+mod detect;
 mod jsonl;
 mod mapped;
 mod pipeline;
+mod raw;
 mod stdin;
 mod stored;
 pub mod visit;
@@ -20,10 +22,12 @@ use flate2::read::MultiGzDecoder;
 use std::ops::ControlFlow;
 
 use crate::model::{
-    Batch, LocalTables, Model, ModelBuilder, Origin, Problem, ProblemKind, SourceInfo, SourceKind,
+    Batch, LocalTables, Model, ModelBuilder, Problem, ProblemKind, SourceInfo, SourceKind,
 };
 
+pub use detect::{Detected, detect, expand_paths};
 pub use jsonl::load_lines;
+pub use raw::{RawError, read_raw};
 pub use stdin::MAX_STDIN_BYTES;
 
 /// Why an input could not be loaded at all (bad lines inside an input are not errors).
@@ -56,25 +60,6 @@ pub enum LoadError {
     /// The load was cancelled.
     #[error("loading was cancelled")]
     Cancelled,
-}
-
-/// Why a raw event could not be read back.
-#[derive(Debug, thiserror::Error)]
-pub enum RawError {
-    /// The source is gone or unreadable now.
-    #[error("cannot read {path}: {source}")]
-    Io {
-        /// The path.
-        path: PathBuf,
-        /// The I/O error.
-        source: io::Error,
-    },
-    /// A database source failed.
-    #[error("{0}")]
-    Database(String),
-    /// No such source.
-    #[error("unknown source {0}")]
-    NoSource(u16),
 }
 
 /// Progress of a load, reported often while it runs.
@@ -112,99 +97,6 @@ impl Default for LoadOptions {
             cancel: Arc::new(AtomicBool::new(false)),
         }
     }
-}
-
-/// What the bytes at the start of an input say it is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Detected {
-    /// gzip magic bytes.
-    Gzip,
-    /// The SQLite header.
-    Sqlite,
-    /// Text whose first non-blank byte is `[`, or a `{` on a line of its own: one document.
-    JsonDocument,
-    /// Text starting with `{`: one event per line.
-    JsonLines,
-    /// Empty (or only whitespace).
-    Empty,
-    /// Anything else.
-    Unknown,
-}
-
-/// Detects an input's format from its first bytes (at least a few KB when available).
-pub fn detect(head: &[u8]) -> Detected {
-    if head.starts_with(&[0x1f, 0x8b]) {
-        return Detected::Gzip;
-    }
-    if head.starts_with(b"SQLite format 3\0") {
-        return Detected::Sqlite;
-    }
-    let head = head.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(head);
-    let Some(first) = head.iter().position(|b| !b.is_ascii_whitespace()) else {
-        return Detected::Empty;
-    };
-    match head[first] {
-        b'[' => Detected::JsonDocument,
-        b'{' => {
-            // A pretty-printed body opens with `{` alone on its line.
-            let rest = &head[first + 1..];
-            let line_end = memchr::memchr(b'\n', rest).unwrap_or(rest.len());
-            if rest[..line_end].iter().all(|b| b.is_ascii_whitespace()) && line_end < rest.len() {
-                Detected::JsonDocument
-            } else {
-                Detected::JsonLines
-            }
-        }
-        // Not JSON at all, but still a text file of lines: each gets reported.
-        b'"' | b'0'..=b'9' | b'-' | b't' | b'f' | b'n' => Detected::JsonLines,
-        _ => Detected::Unknown,
-    }
-}
-
-/// Expands directories (recursively, sorted, hidden entries skipped) into files; keeps `-`.
-pub fn expand_paths(paths: &[PathBuf]) -> Result<Vec<PathBuf>, LoadError> {
-    let mut out = Vec::new();
-    for p in paths {
-        if p.as_os_str() == "-" {
-            out.push(p.clone());
-            continue;
-        }
-        let meta = std::fs::metadata(p).map_err(|source| LoadError::Unreadable {
-            path: p.clone(),
-            source,
-        })?;
-        if meta.is_dir() {
-            walk_dir(p, &mut out)?;
-        } else {
-            out.push(p.clone());
-        }
-    }
-    Ok(out)
-}
-
-fn walk_dir(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), LoadError> {
-    let unreadable = |source| LoadError::Unreadable {
-        path: dir.to_path_buf(),
-        source,
-    };
-    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
-        .map_err(unreadable)?
-        .filter_map(Result::ok)
-        .map(|e| e.path())
-        .filter(|p| {
-            !p.file_name()
-                .is_some_and(|n| n.to_string_lossy().starts_with('.'))
-        })
-        .collect();
-    entries.sort();
-    for p in entries {
-        if p.is_dir() {
-            walk_dir(&p, out)?;
-        } else if p.is_file() {
-            out.push(p);
-        }
-    }
-    Ok(())
 }
 
 /// Loads every path into one model. Bad lines are reported in the model, not as errors; an
@@ -650,63 +542,6 @@ fn read_head(file: &mut File, head: &mut [u8]) -> io::Result<usize> {
         }
     }
     Ok(filled)
-}
-
-/// Reads one event's raw JSON back from where it was loaded.
-pub fn read_raw(sources: &[SourceInfo], origin: Origin) -> Result<String, RawError> {
-    let src = sources
-        .get(origin.source as usize)
-        .ok_or(RawError::NoSource(origin.source))?;
-    let io_err = |source| RawError::Io {
-        path: src.path.clone(),
-        source,
-    };
-    match &src.kind {
-        SourceKind::Stdin => {
-            let data = src.memory.as_deref().map_or(&[][..], Vec::as_slice);
-            let start = (origin.offset as usize).min(data.len());
-            let end = (start + origin.len as usize).min(data.len());
-            Ok(String::from_utf8_lossy(&data[start..end]).into_owned())
-        }
-        SourceKind::Jsonl { gzip: false } | SourceKind::Document { gzip: false } => {
-            let mut buf = vec![0u8; origin.len as usize];
-            let mut f = File::open(&src.path).map_err(io_err)?;
-            f.seek(SeekFrom::Start(origin.offset)).map_err(io_err)?;
-            f.read_exact(&mut buf).map_err(io_err)?;
-            Ok(String::from_utf8_lossy(&buf).into_owned())
-        }
-        SourceKind::Jsonl { gzip: true } | SourceKind::Document { gzip: true } => {
-            let f = File::open(&src.path).map_err(io_err)?;
-            let mut gz = MultiGzDecoder::new(BufReader::new(f));
-            io::copy(&mut (&mut gz).take(origin.offset), &mut io::sink()).map_err(io_err)?;
-            let mut buf = vec![0u8; origin.len as usize];
-            gz.read_exact(&mut buf).map_err(io_err)?;
-            Ok(String::from_utf8_lossy(&buf).into_owned())
-        }
-        SourceKind::Store => {
-            let store = crate::store::Store::open_read_only(&src.path)
-                .map_err(|e| RawError::Database(e.to_string()))?;
-            store
-                .raw_event(origin.offset as i64)
-                .map_err(|e| RawError::Database(e.to_string()))?
-                .ok_or_else(|| {
-                    RawError::Database(format!(
-                        "row {} is gone from {}",
-                        origin.offset,
-                        src.path.display()
-                    ))
-                })
-        }
-        SourceKind::Warehouse => {
-            let table = if origin.len == 1 {
-                "identifies"
-            } else {
-                "groups"
-            };
-            warehouse::warehouse_row_json(&src.path, table, origin.offset as i64)
-                .map_err(|e| RawError::Database(e.to_string()))
-        }
-    }
 }
 
 #[cfg(test)]

@@ -1,3 +1,4 @@
+use super::snapshot::{key_prefix, reuse};
 use super::*;
 
 #[test]
