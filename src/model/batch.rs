@@ -7,12 +7,14 @@
 //! worker's previous batch, and the builder maps those local ids to global ones in input order
 //! (so the model does not depend on how many threads read it).
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use xxhash_rust::xxh3::xxh3_128_with_seed;
 
 use super::flatten::{FlatTraits, FlattenError};
 use super::intern::{Sym, TextHash, text_hash};
+use super::known::{KnownSnapshots, SnapshotIndex};
 use super::table::HashTable;
 use crate::event::{EventError, EventKind, EventTime, WireEvent, parse_text};
 
@@ -54,11 +56,6 @@ pub enum ProblemKind {
     Input(String),
 }
 
-/// Kept for callers that pass it along; workers now keep their own tables across batches
-/// ([`LocalTables`]), which makes a shared set of known snapshots unnecessary.
-#[derive(Debug, Default)]
-pub struct KnownSnapshots;
-
 /// Where the next [`LocalTables`] lineage number comes from.
 static LINEAGES: AtomicU64 = AtomicU64::new(1);
 
@@ -71,7 +68,13 @@ pub struct LocalTables {
     strings: HashTable,
     members: HashTable,
     member_leaves: Vec<u32>,
+    /// Snapshots by hash: local ids, or global ones (tagged [`super::known::GLOBAL`]) found
+    /// in `known`.
     snapshots: HashTable,
+    /// Snapshots learned here (the next local id).
+    learned_snapshots: u32,
+    /// The builder's published snapshots, as of the start of this chunk.
+    known: Option<Arc<SnapshotIndex>>,
 }
 
 impl Default for LocalTables {
@@ -89,6 +92,8 @@ impl LocalTables {
             members: HashTable::default(),
             member_leaves: Vec::new(),
             snapshots: HashTable::default(),
+            learned_snapshots: 0,
+            known: None,
         }
     }
 
@@ -314,8 +319,15 @@ impl Batch {
             members: HashTable::default(),
             member_leaves: Vec::new(),
             snapshots: HashTable::default(),
+            learned_snapshots: 0,
+            known: None,
         };
         std::mem::replace(&mut self.tables, empty)
+    }
+
+    /// Lets this batch use the snapshots the builder has published so far.
+    pub fn know(&mut self, known: &KnownSnapshots) {
+        self.tables.known = Some(known.current());
     }
 
     /// Parses newline-separated text. `first_line` is the 1-based number of its first line and
@@ -326,8 +338,9 @@ impl Batch {
         source: u16,
         first_line: u64,
         base_offset: u64,
-        _known: &KnownSnapshots,
+        known: &KnownSnapshots,
     ) {
+        self.know(known);
         // Real exports run about 1 KB an event: grow once or twice, not a dozen times.
         self.events.reserve(text.len() / 512 + 16);
         let mut ahead: Vec<Parsed<'_>> = Vec::with_capacity(AHEAD + 4);

@@ -3,8 +3,9 @@
 
 use std::collections::{HashMap, HashSet};
 
-use super::batch::{Batch, KnownSnapshots, LocalEvent};
+use super::batch::{Batch, LocalEvent};
 use super::intern::{Interner, Sym};
+use super::known::{GLOBAL, KnownSnapshots, Publisher};
 use super::snapshot::SnapshotStore;
 use super::table::{MessageSet, prefetch_item};
 use super::{
@@ -40,7 +41,8 @@ pub struct ModelBuilder {
     strings: Interner,
     sources: Vec<SourceInfo>,
     snapshots: SnapshotStore,
-    known: std::sync::Arc<KnownSnapshots>,
+    /// The snapshots merged so far, published for the workers.
+    known: Publisher,
     lineages: HashMap<u64, Mapping>,
     /// The messageIds seen, by hash.
     messages: MessageSet,
@@ -64,9 +66,10 @@ impl ModelBuilder {
         ModelBuilder::default()
     }
 
-    /// Kept for callers that pass it to [`Batch`] methods; it no longer changes anything.
+    /// The snapshots this builder has merged, for the workers parsing batches for it (see
+    /// [`KnownSnapshots`]).
     pub fn known_snapshots(&self) -> std::sync::Arc<KnownSnapshots> {
-        self.known.clone()
+        self.known.known()
     }
 
     /// Registers an input and returns its index for [`super::Origin::source`].
@@ -127,12 +130,16 @@ impl ModelBuilder {
             let ahead = batch.new_snapshots.get(i + 8).map(|s| s.hash);
             self.snapshots.prefetch(None, ahead);
             let members = &batch.snapshot_members[s.start as usize..(s.start + s.len) as usize];
+            let before = self.snapshots.len();
             let id = self.snapshots.snapshot(s.hash, || {
                 members
                     .iter()
                     .map(|&m| map.members.get(m as usize).copied().unwrap_or_default())
                     .collect()
             });
+            if id as usize == before {
+                self.known.publish(s.hash, id);
+            }
             map.snapshots.push(id);
         }
         if self.links.len() < self.strings.len() {
@@ -202,9 +209,11 @@ impl ModelBuilder {
         }
         // No usable time at all: order by receipt, then input order.
         let time = ev.time.unwrap_or_default();
-        let snapshot = ev
-            .snapshot
-            .map_or(0, |s| map.snapshots.get(s as usize).copied().unwrap_or(0));
+        // A worker names a snapshot the builder had already published by its global id.
+        let snapshot = ev.snapshot.map_or(0, |s| match s & GLOBAL {
+            0 => map.snapshots.get(s as usize).copied().unwrap_or(0),
+            _ => s & !GLOBAL,
+        });
         match ev.kind {
             EventKind::Group => {
                 self.counts.group += 1;
@@ -243,7 +252,7 @@ impl ModelBuilder {
             strings: self.strings.clone(),
             sources: self.sources.clone(),
             snapshots: self.snapshots.sealed_copy(),
-            known: self.known.clone(),
+            known: Publisher::default(),
             lineages: HashMap::new(),
             messages: MessageSet::default(),
             calls: self.calls.clone(),
@@ -455,7 +464,13 @@ mod tests {
         let mut tables = super::super::batch::LocalTables::new();
         for chunk in lines.chunks(per.max(1)) {
             let mut batch = Batch::with_tables(tables);
-            batch.parse_lines(chunk.join("\n").as_bytes(), 0, 1, 0, &KnownSnapshots);
+            batch.parse_lines(
+                chunk.join("\n").as_bytes(),
+                0,
+                1,
+                0,
+                &KnownSnapshots::default(),
+            );
             tables = batch.take_tables();
             b.add_batch(batch);
         }
@@ -562,7 +577,13 @@ mod tests {
         let finish = |split_from: usize| {
             let mut b = ModelBuilder::new();
             let mut batch = Batch::with_tables(super::super::batch::LocalTables::new());
-            batch.parse_lines(lines.join("\n").as_bytes(), 0, 1, 0, &KnownSnapshots);
+            batch.parse_lines(
+                lines.join("\n").as_bytes(),
+                0,
+                1,
+                0,
+                &KnownSnapshots::default(),
+            );
             b.add_batch(batch);
             b.finish_split(split_from)
         };
@@ -576,5 +597,60 @@ mod tests {
         assert_eq!(one.user_changes.len(), 70);
         assert_eq!(one.memberships().len(), 399);
         assert_eq!(format!("{one:?}"), format!("{two:?}"));
+    }
+
+    #[test]
+    fn snapshots_another_worker_taught_the_builder_are_named_by_global_id() {
+        let lines: Vec<String> = (0..80)
+            .map(|i| match i % 8 {
+                7 => format!(
+                    r#"{{"type":"identify","userId":"u{}","traits":{{"tier":"t{}"}}}}"#,
+                    i % 5,
+                    i % 2
+                ),
+                _ => format!(
+                    r#"{{"type":"group","userId":"u{}","groupId":"g{}","timestamp":"2023-01-01T00:00:{:02}Z","traits":{{"plan":"p{}","seats":{}}}}}"#,
+                    i % 7,
+                    i % 5,
+                    i % 60,
+                    i % 3,
+                    i % 4
+                ),
+            })
+            .collect();
+        // Two workers' tables take chunks in turn, as the pipeline's workers do.
+        let build = |share: bool| {
+            let mut b = ModelBuilder::new();
+            let mut workers = [
+                super::super::batch::LocalTables::new(),
+                super::super::batch::LocalTables::new(),
+            ];
+            let mut global = 0;
+            for (k, chunk) in lines.chunks(10).enumerate() {
+                let tables = std::mem::take(&mut workers[k % 2]);
+                let mut batch = Batch::with_tables(tables);
+                let known = match share {
+                    true => b.known_snapshots(),
+                    false => std::sync::Arc::new(KnownSnapshots::default()),
+                };
+                batch.parse_lines(chunk.join("\n").as_bytes(), 0, 1, 0, &known);
+                global += batch
+                    .events
+                    .iter()
+                    .filter(|e| e.snapshot.is_some_and(|s| s & GLOBAL != 0))
+                    .count();
+                workers[k % 2] = batch.take_tables();
+                b.add_batch(batch);
+            }
+            (format!("{:?}", b.finish()), global)
+        };
+        let (shared, global) = build(true);
+        let (alone, none) = build(false);
+        assert!(
+            global > 20,
+            "the second worker reused published snapshots ({global})"
+        );
+        assert_eq!(none, 0);
+        assert_eq!(shared, alone);
     }
 }

@@ -10,6 +10,7 @@ mod build;
 pub mod flatten;
 mod fold;
 pub mod intern;
+mod known;
 mod order;
 mod phases;
 pub mod snapshot;
@@ -18,10 +19,11 @@ mod table;
 use std::ops::Range;
 use std::path::PathBuf;
 
-pub use batch::{Batch, KnownSnapshots, LocalTables, Origin, Problem, ProblemKind};
+pub use batch::{Batch, LocalTables, Origin, Problem, ProblemKind};
 pub use build::ModelBuilder;
 pub use flatten::display_value;
 pub use intern::{Interner, Sym};
+pub use known::KnownSnapshots;
 
 use crate::event::EventTime;
 

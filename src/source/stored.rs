@@ -122,6 +122,7 @@ pub(super) fn parse_rows(
         mark: CallMark::Loaded,
         source,
     };
+    out.batch.know(known);
     match chunk {
         Chunk::Rows { data, rows } => {
             let mut ahead = std::collections::VecDeque::with_capacity(AHEAD + 1);

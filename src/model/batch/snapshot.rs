@@ -11,6 +11,7 @@ use crate::model::flatten::{
     flatten_user_traits,
 };
 use crate::model::intern::TextHash;
+use crate::model::known::GLOBAL;
 
 impl Batch {
     /// A member made of the given leaves, learning it if new.
@@ -34,8 +35,17 @@ impl Batch {
         id
     }
 
+    /// A snapshot another worker already taught the builder: its global id, tagged, and
+    /// remembered here so that the next call finds it in this worker's own table.
+    fn known_snapshot(&mut self, hash: TextHash) -> Option<u32> {
+        let id = self.tables.known.as_ref()?.get(hash)? | GLOBAL;
+        self.tables.snapshots.insert(hash, id);
+        Some(id)
+    }
+
     fn add_snapshot(&mut self, hash: TextHash, start: usize) -> u32 {
-        let id = self.tables.snapshots.len() as u32;
+        let id = self.tables.learned_snapshots;
+        self.tables.learned_snapshots += 1;
         self.tables.snapshots.insert(hash, id);
         self.new_snapshots.push(NewSnapshot {
             hash,
@@ -54,6 +64,9 @@ impl Batch {
     ) -> Result<u32, FlattenError> {
         let raw = raw.unwrap_or("{}");
         if let Some(id) = self.tables.snapshots.get(hash) {
+            return Ok(id);
+        }
+        if let Some(id) = self.known_snapshot(hash) {
             return Ok(id);
         }
         // Two small vectors per call add up over a million calls: their room is kept.
@@ -159,6 +172,9 @@ impl Batch {
         hash: TextHash,
     ) -> Result<u32, FlattenError> {
         if let Some(id) = self.tables.snapshots.get(hash) {
+            return Ok(id);
+        }
+        if let Some(id) = self.known_snapshot(hash) {
             return Ok(id);
         }
         let flat = flatten_user_traits(root, context)?;

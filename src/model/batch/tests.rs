@@ -43,7 +43,7 @@ fn reuse_keeps_the_room_of_a_vector_of_borrows() {
 fn lines_keep_numbers_offsets_and_problems() {
     let text = b"{\"type\":\"group\",\"userId\":\"u\",\"groupId\":\"g\",\"traits\":{\"a\":1}}\nnot json\n\n{\"type\":\"track\",\"userId\":\"u\"}";
     let mut b = Batch::new();
-    b.parse_lines(text, 0, 10, 100, &KnownSnapshots);
+    b.parse_lines(text, 0, 10, 100, &KnownSnapshots::default());
     assert_eq!(b.lines, 4);
     assert_eq!(b.events.len(), 2);
     assert_eq!(b.events[0].origin.line, 10);
@@ -58,7 +58,13 @@ fn lines_keep_numbers_offsets_and_problems() {
 #[test]
 fn a_trailing_newline_is_not_an_empty_line() {
     let mut b = Batch::new();
-    b.parse_lines(b"{\"type\":\"track\"}\n", 0, 1, 0, &KnownSnapshots);
+    b.parse_lines(
+        b"{\"type\":\"track\"}\n",
+        0,
+        1,
+        0,
+        &KnownSnapshots::default(),
+    );
     assert_eq!(b.lines, 1);
     assert!(b.problems.is_empty());
 }
@@ -67,7 +73,7 @@ fn a_trailing_newline_is_not_an_empty_line() {
 fn documents_get_line_numbers_from_offsets() {
     let text = b"[\n {\"type\":\"group\",\"userId\":\"u\",\"groupId\":\"g\"},\n\n {\"type\":\"group\",\"userId\":\"v\",\"groupId\":\"g\"}\n]";
     let mut b = Batch::new();
-    b.parse_document(text, 0, &KnownSnapshots);
+    b.parse_document(text, 0, &KnownSnapshots::default());
     let lines: Vec<u32> = b.events.iter().map(|e| e.origin.line).collect();
     assert_eq!(lines, vec![2, 4]);
 }
