@@ -15,7 +15,7 @@ use xxhash_rust::xxh3::xxh3_128_with_seed;
 use super::flatten::{FlatTraits, FlattenError};
 use super::intern::{Sym, TextHash, text_hash};
 use super::known::{KnownSnapshots, SnapshotIndex};
-use super::table::HashTable;
+use super::table::{HashTable, MessageSet};
 use crate::event::{EventError, EventKind, EventTime, WireEvent, parse_text};
 
 /// Where an event came from, precisely enough to read its raw JSON again.
@@ -131,7 +131,8 @@ pub(crate) struct NewSnapshot {
 #[derive(Debug, Clone)]
 pub(crate) struct LocalEvent {
     pub kind: EventKind,
-    pub message: Option<TextHash>,
+    /// The messageId's key in the builder's duplicate check ([`super::table::MessageSet::key`]).
+    pub message: Option<u64>,
     pub user_id: Option<Sym>,
     pub anonymous_id: Option<Sym>,
     pub group_id: Option<Sym>,
@@ -520,7 +521,7 @@ impl Batch {
         let group_id = ev.group_id.map(|s| self.intern_hashed(hashes.group_id, s));
         self.events.push(LocalEvent {
             kind: ev.kind,
-            message: ev.message_id.map(|m| text_hash(m.as_bytes())),
+            message: ev.message_id.map(MessageSet::key),
             user_id,
             anonymous_id,
             group_id,

@@ -126,6 +126,14 @@ impl ModelBuilder {
             });
             map.members.push(id);
         }
+        // Publishing only pays when another worker's tables can use it: from the first batch
+        // of a second lineage on, with the snapshots merged before it.
+        let publishing = !self.lineages.is_empty();
+        if publishing && !self.known.started() {
+            for (hash, id) in self.snapshots.hashes() {
+                self.known.publish(hash, id);
+            }
+        }
         for (i, s) in batch.new_snapshots.iter().enumerate() {
             let ahead = batch.new_snapshots.get(i + 8).map(|s| s.hash);
             self.snapshots.prefetch(None, ahead);
@@ -137,7 +145,7 @@ impl ModelBuilder {
                     .map(|&m| map.members.get(m as usize).copied().unwrap_or_default())
                     .collect()
             });
-            if id as usize == before {
+            if id as usize == before && publishing {
                 self.known.publish(s.hash, id);
             }
             map.snapshots.push(id);
@@ -156,7 +164,7 @@ impl ModelBuilder {
             }
             if let Some(e) = batch.events.get(i + AHEAD) {
                 if let Some(m) = e.message {
-                    self.messages.prefetch(MessageSet::key(m));
+                    self.messages.prefetch(m);
                 }
                 if e.user_id.is_some()
                     && let Some(&anonymous) = map.strings.get(local(e.anonymous_id))
@@ -182,7 +190,7 @@ impl ModelBuilder {
 
     fn add_event(&mut self, ev: &LocalEvent, map: &Mapping, mark: CallMark) {
         if let Some(m) = ev.message
-            && !self.messages.insert(MessageSet::key(m))
+            && !self.messages.insert(m)
         {
             self.counts.duplicates += 1;
             return;
@@ -647,7 +655,7 @@ mod tests {
         let (shared, global) = build(true);
         let (alone, none) = build(false);
         assert!(
-            global > 20,
+            global > 0,
             "the second worker reused published snapshots ({global})"
         );
         assert_eq!(none, 0);

@@ -19,7 +19,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use super::intern::TextHash;
 
-/// The first index holds this many slots (it doubles as the builder publishes).
+/// The first index the builder fills holds this many slots (it doubles as it publishes).
 const FIRST_SLOTS: usize = 1 << 12;
 
 /// Global snapshot ids as a worker's event carries them: this bit set, to tell them from the
@@ -90,7 +90,8 @@ pub struct KnownSnapshots {
 impl Default for KnownSnapshots {
     fn default() -> Self {
         KnownSnapshots {
-            current: Mutex::new(Arc::new(SnapshotIndex::with_slots(FIRST_SLOTS))),
+            // One empty slot until the builder publishes: a load on one thread never does.
+            current: Mutex::new(Arc::new(SnapshotIndex::with_slots(1))),
         }
     }
 }
@@ -121,6 +122,11 @@ impl Publisher {
         self.known.clone()
     }
 
+    /// Whether anything has been published.
+    pub(crate) fn started(&self) -> bool {
+        self.index.is_some()
+    }
+
     /// Publishes a snapshot the builder has just added as `id`.
     pub(crate) fn publish(&mut self, hash: TextHash, id: u32) {
         if id >= GLOBAL - 1 {
@@ -128,7 +134,7 @@ impl Publisher {
         }
         let index = self.index.get_or_insert_with(|| self.known.current());
         if (self.len + 1) * 2 > index.slots.len() {
-            let bigger = SnapshotIndex::with_slots(index.slots.len() * 2);
+            let bigger = SnapshotIndex::with_slots((index.slots.len() * 2).max(FIRST_SLOTS));
             for s in index.slots.iter() {
                 let rest = s.rest.load(Ordering::Relaxed);
                 if rest != 0 {
@@ -157,8 +163,9 @@ mod tests {
             u128::from(i.wrapping_mul(0x9E37_79B9_7F4A_7C15))
                 | u128::from(i.wrapping_mul(0xC2B2_AE3D_27D4_EB4F)) << 64
         };
+        p.publish(hash(0), 0);
         let early = known.current();
-        for i in 0..20_000u64 {
+        for i in 1..20_000u64 {
             p.publish(hash(i), i as u32);
         }
         let now = known.current();

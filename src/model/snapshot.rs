@@ -99,6 +99,11 @@ impl SnapshotStore {
         }
     }
 
+    /// Every snapshot's hash (the 96 bits its index keeps) and id.
+    pub(crate) fn hashes(&self) -> impl Iterator<Item = (TextHash, u32)> + '_ {
+        self.index.entries()
+    }
+
     /// How many snapshots there are.
     pub fn len(&self) -> usize {
         self.spans.len()

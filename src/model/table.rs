@@ -118,6 +118,16 @@ impl HashTable {
         }
     }
 
+    /// Every entry, as its hash (the 96 bits kept) and value, in no particular order.
+    pub(crate) fn entries(&self) -> impl Iterator<Item = (TextHash, u32)> + '_ {
+        self.slots.iter().filter(|s| s.value != EMPTY).map(|s| {
+            (
+                TextHash::from(s.low) | TextHash::from(s.high) << 64,
+                s.value,
+            )
+        })
+    }
+
     /// Asks the memory system for the line `hash` would be looked up in, without waiting.
     #[inline(always)]
     pub(crate) fn prefetch(&self, hash: TextHash) {
@@ -148,10 +158,10 @@ impl Default for MessageSet {
 }
 
 impl MessageSet {
-    /// Folds a message hash to the 64 bits kept.
+    /// The key of a messageId: 64 bits of hash, all the set keeps.
     #[inline(always)]
-    pub(crate) fn key(hash: TextHash) -> u64 {
-        hash as u64 ^ (hash >> 64) as u64
+    pub(crate) fn key(message_id: &str) -> u64 {
+        xxhash_rust::xxh3::xxh3_64(message_id.as_bytes())
     }
 
     /// Adds `key`; says whether it was new.
@@ -248,7 +258,7 @@ mod tests {
         for k in 0..5_000u64 {
             assert!(!set.insert(k.wrapping_mul(0x9E37_79B9_7F4A_7C15)), "{k}");
         }
-        assert!(set.insert(MessageSet::key(text_hash(b"other"))));
+        assert!(set.insert(MessageSet::key("other")));
     }
 
     #[test]
