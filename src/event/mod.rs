@@ -107,20 +107,50 @@ pub const MAX_LINE_BYTES: usize = 16 * 1024 * 1024;
 /// `payload.batch` (its write key is never read), or a JSON array of events. A leading BOM, and
 /// trailing `\r` and whitespace, are ignored.
 pub fn parse_text<'a>(bytes: &'a [u8], sink: &mut dyn FnMut(Result<WireEvent<'a>, EventError>)) {
+    match checked_text(bytes) {
+        Ok(text) => parse_trimmed(text, sink),
+        Err(e) => sink(Err(e)),
+    }
+}
+
+/// Like [`parse_text`], except that a group call's `traits` may come unchecked: in a line
+/// that is one event, the scan finds where `traits` ends without checking what is inside
+/// (the biggest part of most lines) and hands the event on with `true`. Whoever takes such
+/// an event must check its traits text before trusting it (a text equal to one checked before
+/// needs nothing more), and when that check fails, ask [`recheck`] what [`parse_text`] would
+/// have said of the line. Every other event and problem comes with `false`.
+pub fn parse_text_unchecked<'a>(
+    bytes: &'a [u8],
+    sink: &mut dyn FnMut(Result<WireEvent<'a>, EventError>, bool),
+) {
+    match checked_text(bytes) {
+        Ok(text) if text.starts_with('{') => parse_object_unchecked(text, sink),
+        Ok(text) => parse_trimmed(text, &mut |r| sink(r, false)),
+        Err(e) => sink(Err(e), false),
+    }
+}
+
+/// What [`parse_text`] says of the line `raw` of an event that [`parse_text_unchecked`]
+/// handed on unchecked: `Err` when the line is not JSON after all.
+pub fn recheck(raw: &str) -> Result<(), EventError> {
+    Envelope::read(raw).map(|_| ()).map_err(|e| json_error(&e))
+}
+
+/// A line's text: not too long, without a BOM, valid UTF-8, trimmed.
+fn checked_text(bytes: &[u8]) -> Result<&str, EventError> {
     if bytes.len() > MAX_LINE_BYTES {
-        sink(Err(EventError::TooLong(bytes.len(), MAX_LINE_BYTES)));
-        return;
+        return Err(EventError::TooLong(bytes.len(), MAX_LINE_BYTES));
     }
     let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
     // The SIMD validator only says yes or no; std's says where, for the message.
-    let text = match simdutf8::basic::from_utf8(bytes).or_else(|_| std::str::from_utf8(bytes)) {
-        Ok(t) => t,
-        Err(e) => {
-            sink(Err(EventError::InvalidUtf8(e.valid_up_to())));
-            return;
-        }
-    };
-    let text = trim(text);
+    match simdutf8::basic::from_utf8(bytes).or_else(|_| std::str::from_utf8(bytes)) {
+        Ok(text) => Ok(trim(text)),
+        Err(e) => Err(EventError::InvalidUtf8(e.valid_up_to())),
+    }
+}
+
+/// [`parse_text`] of a checked, trimmed text.
+fn parse_trimmed<'a>(text: &'a str, sink: &mut dyn FnMut(Result<WireEvent<'a>, EventError>)) {
     match text.as_bytes().first() {
         None => sink(Err(EventError::Empty)),
         Some(b'{') => parse_object(text, sink),
@@ -135,11 +165,47 @@ pub fn parse_text<'a>(bytes: &'a [u8], sink: &mut dyn FnMut(Result<WireEvent<'a>
     }
 }
 
+/// [`parse_text_unchecked`] of an object.
+fn parse_object_unchecked<'a>(
+    text: &'a str,
+    sink: &mut dyn FnMut(Result<WireEvent<'a>, EventError>, bool),
+) {
+    let mut f: [Option<&'a str>; 13] = [None; 13];
+    if let Some(unchecked) = scan::object(text, envelope_field_unchecked, &mut f) {
+        let env = Envelope::of_fields(&f);
+        if unchecked == 0 {
+            return envelope_events(text, env, &mut |r| sink(r, false));
+        }
+        if env.batch.is_none() && env.payload.is_none() {
+            // Only a group call's traits are left unchecked (they are the snapshot the model
+            // looks up); any other event's are checked now.
+            let no_field = |_: &[u8]| None;
+            match env.into_event(text) {
+                Ok(ev) if ev.kind == EventKind::Group => return sink(Ok(ev), true),
+                result if f[5].is_some_and(|t| scan::object(t, no_field, &mut []).is_some()) => {
+                    return sink(result, false);
+                }
+                _ => {}
+            }
+        }
+    }
+    // Unsure, a batch body or traits that are not plainly valid: as `parse_text` does.
+    parse_object(text, &mut |r| sink(r, false));
+}
+
 fn parse_object<'a>(text: &'a str, sink: &mut dyn FnMut(Result<WireEvent<'a>, EventError>)) {
-    let env = match Envelope::read(text) {
-        Ok(env) => env,
-        Err(e) => return sink(Err(json_error(&e))),
-    };
+    match Envelope::read(text) {
+        Ok(env) => envelope_events(text, env, sink),
+        Err(e) => sink(Err(json_error(&e))),
+    }
+}
+
+/// The events of the object `text`, whose envelope is `env`.
+fn envelope_events<'a>(
+    text: &'a str,
+    env: Envelope<'a>,
+    sink: &mut dyn FnMut(Result<WireEvent<'a>, EventError>),
+) {
     if let Some(batch) = env.batch {
         return parse_batch(batch, sink);
     }
@@ -288,7 +354,20 @@ fn read_context_traits(context: &str) -> Option<&RawValue> {
 
 /// The envelope's fields in the order [`Envelope::read`] fills them.
 fn envelope_field(key: &[u8]) -> Option<(usize, scan::Want)> {
-    use scan::Want::{Raw, Text};
+    envelope_field_as::<false>(key)
+}
+
+/// [`envelope_field`], with `traits` left unchecked when it is a container (see
+/// [`parse_text_unchecked`]).
+fn envelope_field_unchecked(key: &[u8]) -> Option<(usize, scan::Want)> {
+    envelope_field_as::<true>(key)
+}
+
+/// [`envelope_field`], `traits` unchecked when `UNCHECKED`.
+#[inline(always)]
+fn envelope_field_as<const UNCHECKED: bool>(key: &[u8]) -> Option<(usize, scan::Want)> {
+    use scan::Want::{Raw, Text, Unchecked};
+    let traits = if UNCHECKED { Unchecked } else { Raw };
     // Every top-level key of every event comes through here: dispatch on the length, then
     // compare fixed-size arrays, which compile to a register compare instead of a memcmp call.
     fn is<const N: usize>(key: &[u8], name: &[u8; N]) -> bool {
@@ -298,7 +377,7 @@ fn envelope_field(key: &[u8]) -> Option<(usize, scan::Want)> {
         4 if is(key, b"type") => (0, Text),
         5 if is(key, b"batch") => (11, Raw),
         6 if is(key, b"userId") => (2, Text),
-        6 if is(key, b"traits") => (5, Raw),
+        6 if is(key, b"traits") => (5, traits),
         6 if is(key, b"sentAt") => (9, Text),
         7 if is(key, b"groupId") => (4, Text),
         7 if is(key, b"context") => (6, Raw),
@@ -365,25 +444,30 @@ impl<'a> Envelope<'a> {
     fn read(text: &'a str) -> Result<Envelope<'a>, serde_json::Error> {
         let mut f: [Option<&'a str>; 13] = [None; 13];
         if scan::object(text, envelope_field, &mut f).is_some() {
-            let t = |s: Option<&'a str>| s.map(|s| Text(Cow::Borrowed(s)));
-            let raw = |s: Option<&'a str>| s.and_then(raw_value);
-            return Ok(Envelope {
-                kind: t(f[0]),
-                message_id: t(f[1]),
-                user_id: t(f[2]),
-                anonymous_id: t(f[3]),
-                group_id: t(f[4]),
-                traits: raw(f[5]),
-                context: raw(f[6]),
-                timestamp: t(f[7]),
-                original_timestamp: t(f[8]),
-                sent_at: t(f[9]),
-                received_at: t(f[10]),
-                batch: raw(f[11]),
-                payload: raw(f[12]),
-            });
+            return Ok(Envelope::of_fields(&f));
         }
         serde_json::from_str(text)
+    }
+
+    /// The envelope of the fields the scan filled, in [`envelope_field`]'s order.
+    fn of_fields(f: &[Option<&'a str>; 13]) -> Envelope<'a> {
+        let t = |s: Option<&'a str>| s.map(|s| Text(Cow::Borrowed(s)));
+        let raw = |s: Option<&'a str>| s.and_then(raw_value);
+        Envelope {
+            kind: t(f[0]),
+            message_id: t(f[1]),
+            user_id: t(f[2]),
+            anonymous_id: t(f[3]),
+            group_id: t(f[4]),
+            traits: raw(f[5]),
+            context: raw(f[6]),
+            timestamp: t(f[7]),
+            original_timestamp: t(f[8]),
+            sent_at: t(f[9]),
+            received_at: t(f[10]),
+            batch: raw(f[11]),
+            payload: raw(f[12]),
+        }
     }
 
     fn into_event(self, raw: &'a str) -> Result<WireEvent<'a>, EventError> {
@@ -856,5 +940,54 @@ mod tests {
         assert!(one(&deep_traits).is_ok());
         let deep_envelope = format!(r#"{{"type":{}{}}}"#, "[".repeat(10_000), "]".repeat(10_000));
         assert!(one(&deep_envelope).is_err());
+    }
+
+    #[test]
+    fn unchecked_traits_come_only_with_group_calls_and_answers_stay_the_same() {
+        let lines = [
+            r#"{"type":"group","userId":"u","groupId":"g","traits":{"plan":"pro","n":[1,2]}}"#,
+            r#"{"type":"group","userId":"u","groupId":"g","traits":{"plan":tru}}"#,
+            r#"{"type":"group","userId":"u","groupId":"g","traits":{"a":1,,"b":2}}"#,
+            r#"{"type":"group","userId":"u","groupId":"g","traits":{"a":[1}]}"#,
+            r#"{"userId":"u","groupId":"g","traits":{"a\"b":1}}"#,
+            r#"{"type":"group","userId":"u","groupId":"g","traits":[1,2]}"#,
+            r#"{"type":"group","userId":"u","traits":{"plan":"pro"}}"#,
+            r#"{"type":"group","userId":"u","groupId":"g"}"#,
+            r#"{"type":"identify","userId":"u","traits":{"plan":"pro"}}"#,
+            r#"{"type":"identify","userId":"u","traits":{"plan":tru}}"#,
+            r#"{"type":"track","userId":"u","traits":{"x":[1,]}}"#,
+            r#"{"type":"track","userId":"u","traits":{"x":1}}"#,
+            r#"{"batch":[{"type":"group","userId":"u","groupId":"g","traits":{"a":1}}]}"#,
+            r#"{"type":"group","userId":"u","groupId":"g","traits":{"a":1}} x"#,
+            "not json",
+            "",
+        ];
+        let mut flags = Vec::new();
+        for line in lines {
+            let mut checked = Vec::new();
+            parse_text(line.as_bytes(), &mut |r| checked.push(r));
+            let mut unchecked = Vec::new();
+            parse_text_unchecked(line.as_bytes(), &mut |r, u| unchecked.push((r, u)));
+            assert_eq!(checked.len(), unchecked.len(), "{line}");
+            for (c, (u, flag)) in checked.into_iter().zip(unchecked) {
+                flags.push(flag);
+                if !flag {
+                    assert_eq!(format!("{c:?}"), format!("{u:?}"), "{line}");
+                    continue;
+                }
+                let u = u.expect("an unchecked event is a group call");
+                assert_eq!(u.kind, EventKind::Group, "{line}");
+                match c {
+                    Ok(c) => assert_eq!(format!("{c:?}"), format!("{u:?}"), "{line}"),
+                    // What the model's check of the traits would then learn.
+                    Err(e) => assert_eq!(recheck(u.raw), Err(e), "{line}"),
+                }
+            }
+        }
+        let expected = [
+            true, true, true, true, true, false, false, false, false, false, false, false, false,
+            false, false, false,
+        ];
+        assert_eq!(flags, expected);
     }
 }

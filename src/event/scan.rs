@@ -34,6 +34,10 @@ pub(super) enum Want {
     Text,
     /// Any JSON value (its exact text is returned) or `null`.
     Raw,
+    /// Like [`Want::Raw`], except that an object or array may be returned with its inside
+    /// unchecked: the compact scan finds its end by bracket depth alone, and says so in the
+    /// mask [`object`] returns. The caller must check such a value before trusting it.
+    Unchecked,
 }
 
 /// Deeper nesting than this is left to serde_json (it is never seen in real events).
@@ -44,12 +48,13 @@ pub(super) type Slot<'a> = Option<&'a str>;
 
 /// Scans the object `text` (which must start with `{`; surrounding whitespace is not allowed)
 /// and fills `out[i]` for each field that `pick` maps to `(i, want)`. Returns `None` when the
-/// fast path cannot vouch for the result (`out` may then be partly filled).
+/// fast path cannot vouch for the result (`out` may then be partly filled), else the slots
+/// (bit `i` for `out[i]`) whose value was taken unchecked (see [`Want::Unchecked`]).
 pub(super) fn object<'a>(
     text: &'a str,
     pick: fn(&[u8]) -> Option<(usize, Want)>,
     out: &mut [Slot<'a>],
-) -> Option<()> {
+) -> Option<u64> {
     #[cfg(target_arch = "x86_64")]
     if let Some(avx2) = Avx2::detect() {
         return object_in(avx2, text, pick, out);
@@ -64,16 +69,17 @@ fn object_in<'a, C: ClassifyCompact>(
     text: &'a str,
     pick: fn(&[u8]) -> Option<(usize, Want)>,
     out: &mut [Slot<'a>],
-) -> Option<()> {
+) -> Option<u64> {
     // When the compact scan gives up after filling some slots, the general scan, if it
-    // answers, fills each of them again: both pick the same keys from the same text.
-    if object_compact(cls, text, pick, out).is_some() {
-        return Some(());
+    // answers, fills each of them again: both pick the same keys from the same text. It
+    // checks every value, so nothing it gives is unchecked.
+    if let Some(unchecked) = object_compact(cls, text, pick, out) {
+        return Some(unchecked);
     }
-    general::object(text, pick, out)
+    general::object(text, pick, out).map(|()| 0)
 }
 
-/// [`object`] by the compact scan; `Some` of the slots it filled.
+/// [`object`] by the compact scan; `Some` of the slots it took unchecked.
 #[inline]
 fn object_compact<'a, C: ClassifyCompact>(
     cls: C,
@@ -84,12 +90,20 @@ fn object_compact<'a, C: ClassifyCompact>(
     let mut blocks = compact::Blocks::new(cls, text.as_bytes());
     let mut w = compact::Walk::new(&mut blocks, text)?;
     let mut seen = 0u64;
+    let mut unchecked = 0u64;
     let mut next = w.first()?;
     let b = text.as_bytes();
     while let Some(sep) = next {
         let (key, colon) = w.member_key(sep)?;
-        let after = w.value(colon)?;
-        if let Some((slot, want)) = pick(key) {
+        let picked = pick(key);
+        let after = match (picked, b.get(colon + 1)) {
+            (Some((slot, Want::Unchecked)), Some(b'{' | b'[')) if slot < 64 => {
+                unchecked |= 1 << slot;
+                w.skip(colon)?
+            }
+            _ => w.value(colon)?,
+        };
+        if let Some((slot, want)) = picked {
             if slot >= out.len().min(64) || seen & 1 << slot != 0 {
                 return None;
             }
@@ -106,12 +120,12 @@ fn object_compact<'a, C: ClassifyCompact>(
                     Some(w.raw(start + 1, after.checked_sub(1)?)?)
                 }
                 (_, Want::Text) => return None,
-                (_, Want::Raw) => Some(w.raw(start, after)?),
+                (_, Want::Raw | Want::Unchecked) => Some(w.raw(start, after)?),
             };
         }
         next = w.after_member(after)?;
     }
-    Some(seen)
+    Some(unchecked)
 }
 
 /// Scans the object `text` and appends every top-level member as `(key, raw value)`, in

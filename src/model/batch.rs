@@ -16,7 +16,7 @@ use super::flatten::{FlatTraits, FlattenError};
 use super::intern::{Sym, TextHash, text_hash};
 use super::known::{KnownSnapshots, SnapshotIndex};
 use super::table::{HashTable, MessageSet};
-use crate::event::{EventError, EventKind, EventTime, WireEvent, parse_text};
+use crate::event::{EventError, EventKind, EventTime, WireEvent, parse_text_unchecked, recheck};
 
 /// Where an event came from, precisely enough to read its raw JSON again.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -224,6 +224,8 @@ const AHEAD: usize = 8;
 /// A parsed event (or problem) waiting for its table lookups.
 struct Parsed<'a> {
     item: Result<(WireEvent<'a>, Origin, EventHashes), EventError>,
+    /// The group call's traits are unchecked (see [`parse_text_unchecked`]).
+    unchecked: bool,
     source: u16,
     line_no: u64,
 }
@@ -421,7 +423,7 @@ impl Batch {
         out: &mut Vec<Parsed<'a>>,
     ) {
         let text_start = line.as_ptr() as usize;
-        parse_text(line, &mut |result| {
+        parse_text_unchecked(line, &mut |result, unchecked| {
             let line = line_no.min(u64::from(u32::MAX)) as u32;
             let item = match result {
                 Ok(event) => {
@@ -440,6 +442,7 @@ impl Batch {
             };
             out.push(Parsed {
                 item,
+                unchecked,
                 source,
                 line_no,
             });
@@ -451,9 +454,15 @@ impl Batch {
         for p in parsed.drain(..) {
             let error: ProblemKind = match p.item {
                 Ok((event, origin, hashes)) => {
-                    match self.push_hashed(&EventParts::of(&event), origin, &hashes) {
+                    let parts = EventParts::of(&event);
+                    match self.push_hashed(&parts, origin, &hashes, !p.unchecked) {
                         Ok(()) => continue,
-                        Err(e) => e.into(),
+                        // Unchecked traits that fail are first asked whether the line is
+                        // JSON at all, so the problem reads as `parse_text` would put it.
+                        Err(e) => match p.unchecked.then(|| recheck(event.raw)) {
+                            Some(Err(not_json)) => not_json.into(),
+                            _ => e.into(),
+                        },
                     }
                 }
                 Err(e) => e.into(),
@@ -479,7 +488,7 @@ impl Batch {
     /// Adds one event given by its parts (a store row read without parsing its text). Fails
     /// only when its traits cannot be read.
     pub fn push_parts(&mut self, ev: &EventParts<'_>, origin: Origin) -> Result<(), FlattenError> {
-        self.push_hashed(ev, origin, &EventHashes::of(ev))
+        self.push_hashed(ev, origin, &EventHashes::of(ev), true)
     }
 
     /// Hashes an event that will be pushed a few events later with
@@ -497,18 +506,20 @@ impl Batch {
         origin: Origin,
         hashes: &EventHashes,
     ) -> Result<(), FlattenError> {
-        self.push_hashed(ev, origin, hashes)
+        self.push_hashed(ev, origin, hashes, true)
     }
 
-    /// [`Batch::push_event`] with the event's hashes already worked out.
+    /// [`Batch::push_event`] with the event's hashes already worked out; `checked` is false
+    /// for a group call whose traits text nothing has checked yet.
     fn push_hashed(
         &mut self,
         ev: &EventParts<'_>,
         origin: Origin,
         hashes: &EventHashes,
+        checked: bool,
     ) -> Result<(), FlattenError> {
         let snapshot = match ev.kind {
-            EventKind::Group => Some(self.group_snapshot(ev.traits, hashes.traits)?),
+            EventKind::Group => Some(self.group_snapshot(ev.traits, hashes.traits, checked)?),
             EventKind::Identify => {
                 Some(self.user_snapshot(ev.traits, ev.context_traits, hashes.traits)?)
             }

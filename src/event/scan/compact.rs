@@ -450,6 +450,24 @@ impl<'c, 'a, C: ClassifyCompact> Walk<'c, 'a, C> {
         }
     }
 
+    /// The container that starts right after `sep`, found by bracket depth alone (what is
+    /// inside is not checked); returns the token after it.
+    #[inline(always)]
+    pub fn skip(&mut self, sep: usize) -> Option<usize> {
+        let b = self.b;
+        let mut depth = 0i32;
+        loop {
+            let t = self.next()?;
+            depth += i32::from(DEPTH[usize::from(*b.get(t)?)]);
+            if depth == 0 {
+                return self.after_close(t);
+            }
+            if t == sep + 1 && depth != 1 {
+                return None;
+            }
+        }
+    }
+
     /// After `{` or `,` at `sep` in an object: a key must follow, then its colon, which is
     /// returned.
     #[inline(always)]
@@ -471,3 +489,13 @@ impl<'c, 'a, C: ClassifyCompact> Walk<'c, 'a, C> {
         (after == t + word.len()).then_some(after)
     }
 }
+
+/// How each byte moves the nesting depth when a container is skipped.
+static DEPTH: [i8; 256] = {
+    let mut t = [0i8; 256];
+    t[b'{' as usize] = 1;
+    t[b'[' as usize] = 1;
+    t[b'}' as usize] = -1;
+    t[b']' as usize] = -1;
+    t
+};

@@ -43,7 +43,7 @@ pub(in crate::event) fn object<'a>(
                             }
                             Some(text.get(s..c.i - 1)?)
                         }
-                        Want::Raw => {
+                        Want::Raw | Want::Unchecked => {
                             let start = c.i;
                             c.value()?;
                             Some(text.get(start..c.i)?)

@@ -173,6 +173,7 @@ fn check(text: &str) -> bool {
             "{text:?}"
         );
     }
+    unchecked_agrees(text);
     let mut got = Vec::new();
     if members(text, &mut got).is_some() {
         let want = serde_members(text).unwrap_or_else(|| panic!("serde rejects {text:?}"));
@@ -189,6 +190,37 @@ fn check(text: &str) -> bool {
         );
     }
     fast.is_some()
+}
+
+/// With `r` taken unchecked, the scan leaves only the inside of `r` to check: when that
+/// inside is JSON, serde_json reads the whole text, and reads it the same.
+fn unchecked_agrees(text: &str) {
+    fn pick_unchecked(key: &[u8]) -> Option<(usize, Want)> {
+        match key {
+            b"r" => Some((1, Want::Unchecked)),
+            other => pick(other),
+        }
+    }
+    let mut out = [None; 2];
+    let Some(unchecked) = object(text, pick_unchecked, &mut out) else {
+        return;
+    };
+    let inside = |r: &str| serde_json::from_str::<serde::de::IgnoredAny>(r).is_ok();
+    if unchecked & 2 != 0 && !out[1].is_some_and(inside) {
+        assert!(
+            serde_json::from_str::<serde::de::IgnoredAny>(text).is_err(),
+            "{text:?}"
+        );
+        return;
+    }
+    let slow: Fields<'_> = serde_json::from_str(text)
+        .unwrap_or_else(|e| panic!("serde rejects what the scan took: {e}: {text:?}"));
+    assert_eq!(out[0], slow.a, "{text:?}");
+    assert_eq!(
+        out[1],
+        slow.r.map(|r| r.get()).filter(|r| *r != "null"),
+        "{text:?}"
+    );
 }
 
 #[test]

@@ -57,10 +57,13 @@ impl Batch {
 
     /// A group call's traits as a local snapshot: its top-level members, sorted by key (the
     /// last of a repeated key wins, as in a JSON object read into a map), each flattened once.
+    /// Unless `checked`, nothing has checked that `raw` is JSON: a snapshot found by its hash
+    /// was made from the same text, checked then; a new one is checked here.
     pub(super) fn group_snapshot(
         &mut self,
         raw: Option<&str>,
         hash: TextHash,
+        checked: bool,
     ) -> Result<u32, FlattenError> {
         let raw = raw.unwrap_or("{}");
         if let Some(id) = self.tables.snapshots.get(hash) {
@@ -71,8 +74,12 @@ impl Batch {
         }
         // Two small vectors per call add up over a million calls: their room is kept.
         let mut members: Vec<(&str, &str)> = reuse(std::mem::take(&mut self.spare_members));
+        // The scan of the members checks them (it answers only for valid JSON).
         if !object_members(raw, &mut members) {
             self.spare_members = reuse(members);
+            if !checked && let Err(e) = serde_json::from_str::<serde::de::IgnoredAny>(raw) {
+                return Err(FlattenError::Json(e.to_string()));
+            }
             return self.whole_snapshot(raw, hash);
         }
         let mut keyed: Vec<(u64, &str, &str)> = reuse(std::mem::take(&mut self.spare_keyed));

@@ -77,3 +77,27 @@ fn documents_get_line_numbers_from_offsets() {
     let lines: Vec<u32> = b.events.iter().map(|e| e.origin.line).collect();
     assert_eq!(lines, vec![2, 4]);
 }
+
+#[test]
+fn broken_traits_of_a_group_call_read_as_parse_text_says() {
+    let good = r#"{"type":"group","userId":"u","groupId":"g","traits":{"a":1}}"#;
+    let escaped = r#"{"type":"group","userId":"u","groupId":"g","traits":{"a\"b":1}}"#;
+    let broken = [
+        r#"{"type":"group","userId":"u","groupId":"g","traits":{"a":tru}}"#,
+        r#"{"type":"group","userId":"u","groupId":"g","traits":{"a\"b":tru}}"#,
+        r#"{"type":"group","userId":"u","groupId":"g","traits":{"a":[1}]}"#,
+    ];
+    let text = [good, broken[0], escaped, broken[1], good, broken[2]].join("\n");
+    let mut b = Batch::new();
+    b.parse_lines(text.as_bytes(), 0, 1, 0, &KnownSnapshots::default());
+    assert_eq!(b.events.len(), 3);
+    let lines: Vec<u64> = b.problems.iter().map(|p| p.line).collect();
+    assert_eq!(lines, [2, 4, 6]);
+    for (problem, line) in b.problems.iter().zip(broken) {
+        let mut said = Vec::new();
+        crate::event::parse_text(line.as_bytes(), &mut |r| said.push(r.err()));
+        let said = said.pop().flatten().expect("parse_text rejects the line");
+        assert!(matches!(said, EventError::Json(_)), "{said}");
+        assert_eq!(problem.error, ProblemKind::Event(said), "{line}");
+    }
+}
