@@ -137,6 +137,9 @@ impl ModelBuilder {
         for (i, s) in batch.new_snapshots.iter().enumerate() {
             let ahead = batch.new_snapshots.get(i + 8).map(|s| s.hash);
             self.snapshots.prefetch(None, ahead);
+            if let (true, Some(hash)) = (publishing, ahead) {
+                self.known.prefetch(hash);
+            }
             let members = &batch.snapshot_members[s.start as usize..(s.start + s.len) as usize];
             let before = self.snapshots.len();
             let id = self.snapshots.snapshot(s.hash, || {

@@ -18,6 +18,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use super::intern::TextHash;
+use super::table::prefetch_item;
 
 /// The first index the builder fills holds this many slots (it doubles as it publishes).
 const FIRST_SLOTS: usize = 1 << 12;
@@ -67,6 +68,12 @@ impl SnapshotIndex {
             }
             i = (i + 1) & mask;
         }
+    }
+
+    /// Asks for the line `hash` would go in, without waiting.
+    #[inline(always)]
+    fn prefetch(&self, hash: TextHash) {
+        prefetch_item(&self.slots, self.home(hash as u64));
     }
 
     /// Adds `hash → id`; only the builder calls this, for hashes not yet present.
@@ -125,6 +132,15 @@ impl Publisher {
     /// Whether anything has been published.
     pub(crate) fn started(&self) -> bool {
         self.index.is_some()
+    }
+
+    /// Asks for the line a later [`Publisher::publish`] of `hash` writes (its inserts land
+    /// at random in an index of megabytes).
+    #[inline]
+    pub(crate) fn prefetch(&self, hash: TextHash) {
+        if let Some(index) = &self.index {
+            index.prefetch(hash);
+        }
     }
 
     /// Publishes a snapshot the builder has just added as `id`.
