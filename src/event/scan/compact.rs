@@ -455,15 +455,16 @@ impl<'c, 'a, C: ClassifyCompact> Walk<'c, 'a, C> {
     #[inline(always)]
     pub fn skip(&mut self, sep: usize) -> Option<usize> {
         let b = self.b;
-        let mut depth = 0i32;
+        let open = self.next()?;
+        if open != sep + 1 || DEPTH[usize::from(*b.get(open)?)] != 1 {
+            return None;
+        }
+        let mut depth = 1i32;
         loop {
             let t = self.next()?;
             depth += i32::from(DEPTH[usize::from(*b.get(t)?)]);
             if depth == 0 {
                 return self.after_close(t);
-            }
-            if t == sep + 1 && depth != 1 {
-                return None;
             }
         }
     }
