@@ -10,7 +10,9 @@
 use std::borrow::Cow;
 
 use chrono::{NaiveDate, TimeZone, Utc};
-use groupscope::event::{EventError, EventKind, EventTime, WireEvent, parse_text};
+use groupscope::event::{
+    EventError, EventKind, EventTime, WireEvent, parse_text, parse_text_unchecked, recheck,
+};
 use proptest::prelude::*;
 use serde_json::{Map, Value};
 
@@ -57,7 +59,32 @@ fn parse_checked(bytes: &[u8]) -> Vec<Result<String, EventError>> {
             assert!(!e.to_string().is_empty());
         }
     }
+    unchecked_agrees(bytes);
     out
+}
+
+/// `parse_text_unchecked` gives `parse_text`'s answers: the same events and problems, except
+/// that a group call handed on with its traits unchecked is the same event when its traits are
+/// JSON, and otherwise `recheck` gives the error `parse_text` reported for the line.
+fn unchecked_agrees(bytes: &[u8]) {
+    let mut checked = Vec::new();
+    parse_text(bytes, &mut |r| checked.push(r.map(|ev| format!("{ev:?}"))));
+    let mut unchecked = Vec::new();
+    parse_text_unchecked(bytes, &mut |r, left_unchecked| {
+        unchecked.push(match r {
+            Ok(ev) if left_unchecked => {
+                assert_eq!(ev.kind, EventKind::Group);
+                let traits = ev.traits.map_or("{}", |t| t.get());
+                if serde_json::from_str::<Value>(traits).is_ok() {
+                    Ok(format!("{ev:?}"))
+                } else {
+                    Err(recheck(ev.raw).expect_err("a line whose traits are not JSON fails"))
+                }
+            }
+            r => r.map(|ev| format!("{ev:?}")),
+        });
+    });
+    assert_eq!(unchecked, checked);
 }
 
 /// Any JSON value, nested a few levels, with keys that are often the envelope's own.
@@ -247,6 +274,33 @@ proptest! {
 
 proptest! {
     #![proptest_config(config(2_000))]
+
+    /// A group call's traits, any JSON and then perhaps broken inside, read the same whether
+    /// the scan checks them or leaves them unchecked (`parse_checked` compares the two).
+    #[test]
+    fn group_calls_with_any_traits_read_the_same_unchecked(
+        traits in json_value(),
+        edits in prop::collection::vec((0usize..4000, 0usize..10), 0..3),
+    ) {
+        let head = r#"{"type":"group","userId":"u","groupId":"g","traits":"#;
+        let tail = r#","context":{"ip":"1.2.3.4"},"timestamp":"2024-01-01T00:00:00Z"}"#;
+        let mut inside = traits.to_string().into_bytes();
+        for (at, what) in edits {
+            let at = at % (inside.len() + 1);
+            match what {
+                0 if at < inside.len() => {
+                    inside.remove(at);
+                }
+                1 if at < inside.len() => inside[at] ^= 1 << (at % 7),
+                _ => inside.insert(at, b",:\"{}[]0 t"[what % 10]),
+            }
+        }
+        let mut line = head.as_bytes().to_vec();
+        line.extend_from_slice(&inside);
+        line.extend_from_slice(tail.as_bytes());
+        let results = parse_checked(&line);
+        prop_assert_eq!(results.len(), 1);
+    }
 
     #[test]
     fn wrapped_events_give_one_result_each_and_never_the_key(
