@@ -7,7 +7,9 @@ use std::path::{Path, PathBuf};
 
 use groupscope::cli::json_safe;
 use groupscope::compose::{Draft, MAX_EVENT_BYTES};
-use groupscope::event::{EventError, EventKind, EventTime, parse_text};
+use groupscope::event::{
+    EventError, EventKind, EventTime, parse_text, parse_text_unchecked, recheck,
+};
 use groupscope::model::display_value;
 use groupscope::model::flatten::{FlatTraits, flatten_traits, flatten_user_traits};
 use groupscope::send::{Outcome, Payload, Response, classify, classify_response, clean_message};
@@ -43,7 +45,32 @@ pub fn parse_line(data: &[u8]) {
             }
             let _ = ev.times.event_time();
         });
+        unchecked_agrees(line);
     }
+}
+
+/// The parse that leaves a group call's traits unchecked gives `parse_text`'s answers: an
+/// unchecked call whose traits are JSON is the same event; otherwise `recheck` gives the
+/// line's error.
+fn unchecked_agrees(line: &[u8]) {
+    let mut checked = Vec::new();
+    parse_text(line, &mut |r| checked.push(r.map(|ev| format!("{ev:?}"))));
+    let mut unchecked = Vec::new();
+    parse_text_unchecked(line, &mut |r, left_unchecked| {
+        unchecked.push(match r {
+            Ok(ev) if left_unchecked => {
+                assert_eq!(ev.kind, EventKind::Group);
+                let traits = ev.traits.map_or("{}", |t| t.get());
+                if serde_json::from_str::<serde_json::Value>(traits).is_ok() {
+                    Ok(format!("{ev:?}"))
+                } else {
+                    Err(recheck(ev.raw).expect_err("a line whose traits are not JSON fails"))
+                }
+            }
+            r => r.map(|ev| format!("{ev:?}")),
+        });
+    });
+    assert_eq!(unchecked, checked);
 }
 
 const KEY: &str = "FuZzWrItEkEy";
