@@ -10,11 +10,13 @@
 use std::borrow::Cow;
 
 use chrono::{NaiveDate, TimeZone, Utc};
-use groupscope::event::{
-    EventError, EventKind, EventTime, WireEvent, parse_text, parse_text_unchecked, recheck,
-};
+use groupscope::event::{EventError, EventKind, EventTime, WireEvent, parse_text};
 use proptest::prelude::*;
 use serde_json::{Map, Value};
+
+// The fuzz targets' checks; `unchecked_agrees` compares the two parses.
+#[path = "fuzz/checks.rs"]
+mod checks;
 
 fn config(cases: u32) -> ProptestConfig {
     ProptestConfig {
@@ -59,32 +61,8 @@ fn parse_checked(bytes: &[u8]) -> Vec<Result<String, EventError>> {
             assert!(!e.to_string().is_empty());
         }
     }
-    unchecked_agrees(bytes);
+    checks::unchecked_agrees(bytes);
     out
-}
-
-/// `parse_text_unchecked` gives `parse_text`'s answers: the same events and problems, except
-/// that a group call handed on with its traits unchecked is the same event when its traits are
-/// JSON, and otherwise `recheck` gives the error `parse_text` reported for the line.
-fn unchecked_agrees(bytes: &[u8]) {
-    let mut checked = Vec::new();
-    parse_text(bytes, &mut |r| checked.push(r.map(|ev| format!("{ev:?}"))));
-    let mut unchecked = Vec::new();
-    parse_text_unchecked(bytes, &mut |r, left_unchecked| {
-        unchecked.push(match r {
-            Ok(ev) if left_unchecked => {
-                assert_eq!(ev.kind, EventKind::Group);
-                let traits = ev.traits.map_or("{}", |t| t.get());
-                if serde_json::from_str::<Value>(traits).is_ok() {
-                    Ok(format!("{ev:?}"))
-                } else {
-                    Err(recheck(ev.raw).expect_err("a line whose traits are not JSON fails"))
-                }
-            }
-            r => r.map(|ev| format!("{ev:?}")),
-        });
-    });
-    assert_eq!(unchecked, checked);
 }
 
 /// Any JSON value, nested a few levels, with keys that are often the envelope's own.

@@ -52,7 +52,7 @@ pub fn parse_line(data: &[u8]) {
 /// The parse that leaves a group call's traits unchecked gives `parse_text`'s answers: an
 /// unchecked call whose traits are JSON is the same event; otherwise `recheck` gives the
 /// line's error.
-fn unchecked_agrees(line: &[u8]) {
+pub fn unchecked_agrees(line: &[u8]) {
     let mut checked = Vec::new();
     parse_text(line, &mut |r| checked.push(r.map(|ev| format!("{ev:?}"))));
     let mut unchecked = Vec::new();
