@@ -201,6 +201,8 @@ pub struct Batch {
     pub(crate) problems: Vec<Problem>,
     /// Lines (or rows) read.
     pub lines: u64,
+    /// Bytes of text parsed (lines and documents).
+    pub bytes: u64,
     scratch: FlatTraits,
     /// Room for one call's trait members, kept from call to call (see [`snapshot::reuse`]).
     spare_members: Vec<(&'static str, &'static str)>,
@@ -307,6 +309,7 @@ impl Batch {
             events: Vec::new(),
             problems: Vec::new(),
             lines: 0,
+            bytes: 0,
             scratch: FlatTraits::new(),
             spare_members: Vec::new(),
             spare_keyed: Vec::new(),
@@ -344,6 +347,7 @@ impl Batch {
         known: &KnownSnapshots,
     ) {
         self.know(known);
+        self.bytes += text.len() as u64;
         // Real exports run about 1 KB an event: grow once or twice, not a dozen times.
         self.events.reserve(text.len() / 512 + 16);
         let mut ahead: Vec<Parsed<'_>> = Vec::with_capacity(AHEAD + 4);
@@ -381,6 +385,7 @@ impl Batch {
     /// are worked out from the offsets.
     pub fn parse_document(&mut self, text: &[u8], source: u16, known: &KnownSnapshots) {
         self.lines += 1;
+        self.bytes += text.len() as u64;
         self.parse_one(text, 0, source, 1, known);
         // Events carry offsets; turn them into line numbers in one pass.
         let mut order: Vec<usize> = (0..self.events.len()).collect();

@@ -88,6 +88,18 @@ impl ModelBuilder {
         self.lineages.remove(&lineage);
     }
 
+    /// Makes room for about `more` further events, when the input's size says how many are
+    /// coming: growing the messageId set step by step moves every key at each doubling.
+    pub fn expect_events(&mut self, more: usize) {
+        self.messages.reserve(more);
+    }
+
+    /// Room in the messageId set (see [`ModelBuilder::expect_events`]).
+    #[cfg(test)]
+    pub(crate) fn message_room(&self) -> usize {
+        self.messages.capacity() / 2
+    }
+
     /// Merges a batch of loaded events. Batches must come in input order.
     pub fn add_batch(&mut self, batch: Batch) {
         self.add_marked_batch(batch, CallMark::Loaded);

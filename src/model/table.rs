@@ -181,18 +181,38 @@ impl MessageSet {
         self.slots[i] = key;
         self.len += 1;
         if self.len * 2 > self.slots.len() {
-            let bigger = vec![0; self.slots.len() * 2];
-            let old = std::mem::replace(&mut self.slots, bigger);
-            let mask = self.slots.len() - 1;
-            for k in old.into_iter().filter(|&k| k != 0) {
-                let mut i = (k as usize) & mask;
-                while self.slots[i] != 0 {
-                    i = (i + 1) & mask;
-                }
-                self.slots[i] = k;
-            }
+            self.resize(self.slots.len() * 2);
         }
         true
+    }
+
+    /// Slots allocated.
+    #[cfg(test)]
+    pub(crate) fn capacity(&self) -> usize {
+        self.slots.len()
+    }
+
+    /// Makes room for `more` keys beyond those held, so that adding them moves nothing.
+    pub(crate) fn reserve(&mut self, more: usize) {
+        let want = (self.len.saturating_add(more))
+            .checked_mul(2)
+            .and_then(usize::checked_next_power_of_two);
+        if let Some(want) = want.filter(|&w| w > self.slots.len()) {
+            self.resize(want);
+        }
+    }
+
+    /// Moves every key into `slots` empty slots (a power of two).
+    fn resize(&mut self, slots: usize) {
+        let old = std::mem::replace(&mut self.slots, vec![0; slots]);
+        let mask = slots - 1;
+        for k in old.into_iter().filter(|&k| k != 0) {
+            let mut i = (k as usize) & mask;
+            while self.slots[i] != 0 {
+                i = (i + 1) & mask;
+            }
+            self.slots[i] = k;
+        }
     }
 
     /// Asks for the line `key` would be looked up in, without waiting.
@@ -259,6 +279,26 @@ mod tests {
             assert!(!set.insert(k.wrapping_mul(0x9E37_79B9_7F4A_7C15)), "{k}");
         }
         assert!(set.insert(MessageSet::key("other")));
+    }
+
+    #[test]
+    fn a_reserved_message_set_keeps_its_keys_and_does_not_grow_again() {
+        let key = |k: u64| k.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+        let mut set = MessageSet::default();
+        for k in 0..1_000 {
+            assert!(set.insert(key(k)));
+        }
+        set.reserve(9_000);
+        let slots = set.slots.len();
+        assert!(slots >= 20_000, "{slots}");
+        for k in 0..10_000 {
+            assert_eq!(set.insert(key(k)), k >= 1_000, "{k}");
+        }
+        assert_eq!((set.len, set.slots.len()), (10_000, slots));
+        // Reserving less than is held, or absurdly much, changes nothing.
+        set.reserve(0);
+        set.reserve(usize::MAX);
+        assert_eq!(set.slots.len(), slots);
     }
 
     #[test]

@@ -24,7 +24,8 @@ pub fn load_lines(
     on_batch: &mut dyn FnMut(&ModelBuilder),
 ) {
     let read = |feed: &mut Feed<'_>| pipeline::read_lines(reader, feed);
-    load_chunks(read, source, builder, threads, cancel, on_batch);
+    let size = SizeHint::unknown();
+    load_chunks(read, size, source, builder, threads, cancel, on_batch);
 }
 
 /// Like [`load_lines`], for a file mapped by [`super::mapped::map_for_lines`]; `read` counts
@@ -38,13 +39,15 @@ pub(crate) fn load_mapped(
     cancel: &AtomicBool,
     on_batch: &mut dyn FnMut(&ModelBuilder),
 ) {
+    let size = SizeHint::of(map.len() as u64);
     let read = |feed: &mut Feed<'_>| super::mapped::read_mapped(map, read, feed);
-    load_chunks(read, source, builder, threads, cancel, on_batch);
+    load_chunks(read, size, source, builder, threads, cancel, on_batch);
 }
 
 /// Runs the pipeline with `read` as its reader (of lines).
 fn load_chunks(
     read: impl FnOnce(&mut Feed<'_>) + Send,
+    mut size: SizeHint,
     source: u16,
     builder: &mut ModelBuilder,
     threads: usize,
@@ -71,6 +74,7 @@ fn load_chunks(
         // Line numbers become absolute here.
         &mut |mut batch: Batch, line_base| {
             batch.shift_lines(line_base);
+            size.merged(&batch, builder);
             builder.add_batch(batch);
             on_batch(builder);
             ControlFlow::Continue(())
@@ -78,6 +82,45 @@ fn load_chunks(
     );
     for lineage in lineages {
         builder.forget_tables(lineage);
+    }
+}
+
+/// Tells the builder how many events are coming (see [`ModelBuilder::expect_events`]) once a
+/// sixteenth of an input of known size has been merged: enough to know its events' size.
+#[derive(Debug)]
+struct SizeHint {
+    /// The input's size in bytes; 0 when unknown or already told.
+    total: u64,
+    bytes: u64,
+    events: u64,
+}
+
+impl SizeHint {
+    fn of(total: u64) -> Self {
+        SizeHint {
+            total,
+            bytes: 0,
+            events: 0,
+        }
+    }
+
+    fn unknown() -> Self {
+        SizeHint::of(0)
+    }
+
+    /// Counts `batch`, about to be merged into `builder`.
+    fn merged(&mut self, batch: &Batch, builder: &mut ModelBuilder) {
+        if self.total == 0 {
+            return;
+        }
+        self.bytes += batch.bytes;
+        self.events += batch.events.len() as u64;
+        if self.bytes > 0 && self.bytes >= self.total / 16 {
+            let rest = self.total.saturating_sub(self.bytes);
+            let more = u128::from(self.events) * u128::from(rest) / u128::from(self.bytes);
+            builder.expect_events(usize::try_from(more).unwrap_or(usize::MAX));
+            self.total = 0;
+        }
     }
 }
 
@@ -162,6 +205,29 @@ mod tests {
                 text.len()
             );
         }
+    }
+
+    #[test]
+    fn a_known_size_tells_the_builder_how_many_events_are_coming() {
+        let text: String = (0..100).map(line).collect();
+        let mut batch = Batch::default();
+        batch.parse_lines(text.as_bytes(), 0, 1, 0, &KnownSnapshots::default());
+        let mut builder = ModelBuilder::new();
+        let before = builder.message_room();
+        let mut size = SizeHint::of(text.len() as u64 * 32);
+        // A thirty-second of the input says too little; a sixteenth is enough.
+        size.merged(&batch, &mut builder);
+        assert_eq!(builder.message_room(), before);
+        size.merged(&batch, &mut builder);
+        let room = builder.message_room();
+        assert!((3_000..6_000).contains(&room), "{room}");
+        // Told once: later batches change nothing.
+        size.merged(&batch, &mut builder);
+        assert_eq!(builder.message_room(), room);
+        // A stream of unknown size tells nothing.
+        let mut builder = ModelBuilder::new();
+        SizeHint::unknown().merged(&batch, &mut builder);
+        assert_eq!(builder.message_room(), before);
     }
 
     #[test]

@@ -507,6 +507,9 @@ fn load_sqlite(
         kind: kind.clone(),
         memory: None,
     });
+    if let Some(rows) = visit::rows_hint(path, &kind) {
+        builder.expect_events(usize::try_from(rows).unwrap_or(usize::MAX));
+    }
     let known = builder.known_snapshots();
     let tables: Vec<Option<LocalTables>> = (0..options.threads.max(1))
         .map(|_| Some(LocalTables::new()))

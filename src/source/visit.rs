@@ -405,6 +405,24 @@ pub(crate) fn read_rows(
     Ok(())
 }
 
+/// About how many rows [`read_rows`] will read (the highest row ids), when the database says
+/// at once; a hint for sizing, so any failure just gives `None`.
+pub(crate) fn rows_hint(path: &Path, kind: &SourceKind) -> Option<u64> {
+    let rows = if *kind == SourceKind::Store {
+        Store::open_read_only(path).ok()?.last_event_id().ok()?
+    } else {
+        let tables = warehouse::inspect_warehouse(path).ok()?;
+        tables
+            .iter()
+            .map(|t| u64::try_from(t.max_rowid).unwrap_or(0))
+            .sum()
+    };
+    // Row ids can be set by hand: no more rows than the file could hold (an event's row takes
+    // well over this many bytes).
+    const MIN_ROW_BYTES: u64 = 64;
+    Some(rows.min(std::fs::metadata(path).ok()?.len() / MIN_ROW_BYTES))
+}
+
 /// What [`visit_parallel`] hands the calling thread.
 pub enum Step<'a, T> {
     /// A new input starts.
@@ -572,6 +590,47 @@ fn visit_serial<T: Default>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_rows_hint_is_the_last_row_id_within_what_the_file_could_hold() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.db");
+        let mut store = Store::open(&path).unwrap();
+        let raws: Vec<String> = (0..5).map(|i| format!(r#"{{"a":{i}}}"#)).collect();
+        let events = raws.iter().map(|raw| store::NewEvent {
+            message_id: None,
+            kind: "group",
+            user_id: Some("u"),
+            anonymous_id: None,
+            group_id: Some("g"),
+            event_ms: None,
+            received_ms: None,
+            origin: store::Origin::Imported,
+            source: "t.jsonl",
+            raw,
+            layout: None,
+        });
+        store.import(events).unwrap();
+        drop(store);
+        assert_eq!(rows_hint(&path, &SourceKind::Store), Some(5));
+
+        // A warehouse table whose row ids were set far beyond its rows.
+        let wh = dir.path().join("w.db");
+        let conn = rusqlite::Connection::open(&wh).unwrap();
+        conn.execute_batch(
+            "CREATE TABLE groups (id TEXT, group_id TEXT, user_id TEXT);
+             INSERT INTO groups (rowid, id, group_id, user_id) VALUES (1, 'a', 'g', 'u');
+             INSERT INTO groups (rowid, id, group_id, user_id) VALUES (4611686018427387904, 'b', 'g', 'u');",
+        )
+        .unwrap();
+        drop(conn);
+        let size = std::fs::metadata(&wh).unwrap().len();
+        assert_eq!(rows_hint(&wh, &SourceKind::Warehouse), Some(size / 64));
+        assert_eq!(
+            rows_hint(&dir.path().join("none.db"), &SourceKind::Store),
+            None
+        );
+    }
 
     #[test]
     fn a_database_error_names_the_path_once() {

@@ -434,6 +434,17 @@ impl Store {
             .map_err(|e| self.fail(e))
     }
 
+    /// The highest event id, 0 when there are none: about how many events are stored, at
+    /// once (`count_events` reads the whole table).
+    pub fn last_event_id(&self) -> Result<u64, StoreError> {
+        self.conn
+            .query_row("SELECT coalesce(max(id), 0) FROM events", [], |r| {
+                r.get::<_, i64>(0)
+            })
+            .map(|n| u64::try_from(n).unwrap_or(0))
+            .map_err(|e| self.fail(e))
+    }
+
     /// How many events are stored.
     pub fn count_events(&self) -> Result<u64, StoreError> {
         self.conn

@@ -31,6 +31,17 @@ fn all(store: &Store) -> Vec<(i64, String, Origin)> {
 }
 
 #[test]
+fn the_last_event_id_says_about_how_many_are_stored() {
+    let (_dir, mut store) = store();
+    assert_eq!(store.last_event_id().unwrap(), 0);
+    store
+        .import([ev(Some("m1"), r#"{"a":1}"#), ev(None, r#"{"a":2}"#)])
+        .unwrap();
+    assert_eq!(store.last_event_id().unwrap(), 2);
+    assert_eq!(store.count_events().unwrap(), 2);
+}
+
+#[test]
 fn duplicates_by_message_id_are_counted_and_missing_ids_always_kept() {
     let (_dir, mut store) = store();
     let first = store
