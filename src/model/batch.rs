@@ -223,6 +223,11 @@ impl Default for Batch {
 /// still in the cache when used.
 const AHEAD: usize = 8;
 
+/// How far ahead of the line being parsed its text is asked for: a page, since the hardware
+/// prefetchers stop at page boundaries and a mapped file's pages lie anywhere in memory (line
+/// splitting waited on each new page: memchr 3.6% of samples on the 1M file, 1.0% with this).
+const PREFETCH_TEXT: usize = 4096;
+
 /// A parsed event (or problem) waiting for its table lookups.
 struct Parsed<'a> {
     item: Result<(WireEvent<'a>, Origin, EventHashes), EventError>,
@@ -353,6 +358,7 @@ impl Batch {
         let mut ahead: Vec<Parsed<'_>> = Vec::with_capacity(AHEAD + 4);
         let mut line_no = first_line;
         let mut start = 0usize;
+        let mut fetched = 0usize;
         let mut lines = memchr::memchr_iter(b'\n', text);
         loop {
             let end = lines.next();
@@ -361,6 +367,11 @@ impl Batch {
                 break;
             }
             let line = &text[start..stop];
+            let want = (stop + PREFETCH_TEXT).min(text.len());
+            while fetched < want {
+                super::table::prefetch_item(text, fetched);
+                fetched += 64;
+            }
             self.lines += 1;
             self.parse_ahead(
                 line,
