@@ -89,15 +89,39 @@ impl ModelBuilder {
     }
 
     /// Makes room for about `more` further events, when the input's size says how many are
-    /// coming: growing the messageId set step by step moves every key at each doubling.
+    /// coming: growing the messageId set step by step moves every key at each doubling, and
+    /// growing the call lists copies them while they are small enough to live on the heap.
+    /// The calls are shared out as among the events merged so far (all group calls before
+    /// any); room reserved and never used is never touched, so it costs no memory.
     pub fn expect_events(&mut self, more: usize) {
         self.messages.reserve(more);
+        let share = |n: u64, all: u64| {
+            usize::try_from(u128::from(n) * more as u128 / u128::from(all.max(1))).unwrap_or(more)
+        };
+        let (group, identify) = match self.counts.events {
+            0 => (more, 0),
+            all => (
+                share(self.counts.group, all),
+                share(self.counts.identify, all),
+            ),
+        };
+        // Only a hint: where the room cannot be had, the lists grow as they would have.
+        let _ = self.calls.try_reserve(group);
+        let _ = self.call_people.try_reserve(group);
+        let _ = self.identifies.try_reserve(identify);
+        let _ = self.identify_people.try_reserve(identify);
     }
 
     /// Room in the messageId set (see [`ModelBuilder::expect_events`]).
     #[cfg(test)]
     pub(crate) fn message_room(&self) -> usize {
         self.messages.capacity() / 2
+    }
+
+    /// Room in the group call list.
+    #[cfg(test)]
+    pub(crate) fn call_room(&self) -> usize {
+        self.calls.capacity()
     }
 
     /// Merges a batch of loaded events. Batches must come in input order.

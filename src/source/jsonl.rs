@@ -221,6 +221,7 @@ mod tests {
         size.merged(&batch, &mut builder);
         let room = builder.message_room();
         assert!((3_000..6_000).contains(&room), "{room}");
+        assert!(builder.call_room() >= 3_000, "{}", builder.call_room());
         // Told once: later batches change nothing.
         size.merged(&batch, &mut builder);
         assert_eq!(builder.message_room(), room);

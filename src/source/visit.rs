@@ -418,8 +418,8 @@ pub(crate) fn rows_hint(path: &Path, kind: &SourceKind) -> Option<u64> {
             .sum()
     };
     // Row ids can be set by hand: no more rows than the file could hold (an event's row takes
-    // well over this many bytes).
-    const MIN_ROW_BYTES: u64 = 64;
+    // more than this; a file of smaller rows is only underestimated).
+    const MIN_ROW_BYTES: u64 = 256;
     Some(rows.min(std::fs::metadata(path).ok()?.len() / MIN_ROW_BYTES))
 }
 
@@ -625,7 +625,7 @@ mod tests {
         .unwrap();
         drop(conn);
         let size = std::fs::metadata(&wh).unwrap().len();
-        assert_eq!(rows_hint(&wh, &SourceKind::Warehouse), Some(size / 64));
+        assert_eq!(rows_hint(&wh, &SourceKind::Warehouse), Some(size / 256));
         assert_eq!(
             rows_hint(&dir.path().join("none.db"), &SourceKind::Store),
             None
