@@ -1,5 +1,6 @@
 //! Event timestamps: ISO-8601 parsing that keeps the sender's UTC offset.
 
+use std::cell::Cell;
 use std::cmp::Ordering;
 use std::fmt;
 
@@ -207,13 +208,32 @@ fn parse_exact(b: &[u8]) -> Option<EventTime> {
     if hour > 23 || minute > 59 || second > 60 {
         return None;
     }
-    let days = days_from_civil((two(0) * 100 + two(2)) as i32, two(5), two(8))?;
+    let days = days_of_date(two(0) * 100 + two(2), two(5), two(8))?;
     let secs_of_day = i64::from(hour * 3600 + minute * 60 + second.min(59));
     let millis = u32::from(d(20)) * 100 + two(21);
     Some(EventTime {
         utc_ms: (days * 86_400 + secs_of_day) * 1000 + i64::from(millis),
         offset_min: 0,
     })
+}
+
+/// [`days_from_civil`] remembering the last date asked for on this thread: an export's events
+/// come in time order, so nearly every timestamp falls on the date of the one before.
+#[inline]
+fn days_of_date(year: u32, month: u32, day: u32) -> Option<i64> {
+    thread_local! {
+        /// The last date that exists (as `yyyymmdd`) and its days; `u32::MAX` is no date.
+        static LAST: Cell<(u32, i64)> = const { Cell::new((u32::MAX, 0)) };
+    }
+    // Fields of at most 4, 2 and 2 decimal digits, so the key is unique.
+    let key = year * 10_000 + month * 100 + day;
+    let (last, days) = LAST.get();
+    if key == last {
+        return Some(days);
+    }
+    let days = days_from_civil(year as i32, month, day)?;
+    LAST.set((key, days));
+    Some(days)
 }
 
 /// Days since 1970-01-01 of a proleptic Gregorian date, `None` when the date does not exist
@@ -376,6 +396,35 @@ mod tests {
                         "{year}-{month}-{day}"
                     );
                 }
+            }
+        }
+    }
+
+    #[test]
+    fn the_remembered_date_answers_as_the_calendar_does() {
+        // Repeats, neighbours, dates that do not exist between ones that do, year 0.
+        let dates = [
+            (2023, 1, 1),
+            (2023, 1, 1),
+            (2023, 2, 29),
+            (2023, 1, 1),
+            (2024, 2, 29),
+            (2024, 2, 29),
+            (2024, 2, 30),
+            (0, 0, 0),
+            (0, 1, 1),
+            (0, 0, 0),
+            (2023, 13, 1),
+            (2023, 12, 31),
+            (9999, 12, 31),
+        ];
+        for _ in 0..2 {
+            for &(y, m, d) in &dates {
+                assert_eq!(
+                    days_of_date(y, m, d),
+                    days_from_civil(y as i32, m, d),
+                    "{y}-{m}-{d}"
+                );
             }
         }
     }
