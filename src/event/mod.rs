@@ -359,6 +359,7 @@ fn envelope_field(key: &[u8]) -> Option<(usize, scan::Want)> {
 
 /// [`envelope_field`], with `traits` left unchecked when it is a container (see
 /// [`parse_text_unchecked`]).
+#[inline(always)]
 fn envelope_field_unchecked(key: &[u8]) -> Option<(usize, scan::Want)> {
     envelope_field_as::<true>(key)
 }

@@ -43,6 +43,13 @@ pub(super) enum Want {
 /// Deeper nesting than this is left to serde_json (it is never seen in real events).
 pub(super) const MAX_DEPTH: usize = 64;
 
+/// Which fields [`object`] wants: a key's slot in `out` and how to read its value. Generic,
+/// not a function pointer, so the key test inlines into the walk (an opaque call per key
+/// made the walk spill its state around it).
+pub(super) trait Pick: Fn(&[u8]) -> Option<(usize, Want)> + Copy {}
+
+impl<F: Fn(&[u8]) -> Option<(usize, Want)> + Copy> Pick for F {}
+
 /// A field's value: `None` when absent or `null`.
 pub(super) type Slot<'a> = Option<&'a str>;
 
@@ -50,11 +57,7 @@ pub(super) type Slot<'a> = Option<&'a str>;
 /// and fills `out[i]` for each field that `pick` maps to `(i, want)`. Returns `None` when the
 /// fast path cannot vouch for the result (`out` may then be partly filled), else the slots
 /// (bit `i` for `out[i]`) whose value was taken unchecked (see [`Want::Unchecked`]).
-pub(super) fn object<'a>(
-    text: &'a str,
-    pick: fn(&[u8]) -> Option<(usize, Want)>,
-    out: &mut [Slot<'a>],
-) -> Option<u64> {
+pub(super) fn object<'a>(text: &'a str, pick: impl Pick, out: &mut [Slot<'a>]) -> Option<u64> {
     #[cfg(target_arch = "x86_64")]
     if let Some(avx2) = Avx2::detect() {
         return object_in(avx2, text, pick, out);
@@ -67,7 +70,7 @@ pub(super) fn object<'a>(
 fn object_in<'a, C: ClassifyCompact>(
     cls: C,
     text: &'a str,
-    pick: fn(&[u8]) -> Option<(usize, Want)>,
+    pick: impl Pick,
     out: &mut [Slot<'a>],
 ) -> Option<u64> {
     // When the compact scan gives up after filling some slots, the general scan, if it
@@ -76,7 +79,7 @@ fn object_in<'a, C: ClassifyCompact>(
     if let Some(unchecked) = object_compact(cls, text, pick, out) {
         return Some(unchecked);
     }
-    general::object(text, pick, out).map(|()| 0)
+    general::object(text, &pick, out).map(|()| 0)
 }
 
 /// [`object`] by the compact scan; `Some` of the slots it took unchecked.
@@ -84,7 +87,7 @@ fn object_in<'a, C: ClassifyCompact>(
 fn object_compact<'a, C: ClassifyCompact>(
     cls: C,
     text: &'a str,
-    pick: fn(&[u8]) -> Option<(usize, Want)>,
+    pick: impl Pick,
     out: &mut [Slot<'a>],
 ) -> Option<u64> {
     let mut blocks = compact::Blocks::new(cls, text.as_bytes());

@@ -8,7 +8,7 @@ use super::{MAX_DEPTH, Slot, Want};
 /// fast path cannot vouch for the result.
 pub(in crate::event) fn object<'a>(
     text: &'a str,
-    pick: fn(&[u8]) -> Option<(usize, Want)>,
+    pick: &dyn Fn(&[u8]) -> Option<(usize, Want)>,
     out: &mut [Slot<'a>],
 ) -> Option<()> {
     let b = text.as_bytes();
