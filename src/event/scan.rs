@@ -79,7 +79,7 @@ fn object_in<'a, C: ClassifyCompact>(
     if let Some(unchecked) = object_compact(cls, text, pick, out) {
         return Some(unchecked);
     }
-    general::object(text, &pick, out).map(|()| 0)
+    general::object(text, pick, out).map(|()| 0)
 }
 
 /// [`object`] by the compact scan; `Some` of the slots it took unchecked.

@@ -1,14 +1,14 @@
 //! The general scan: one validating pass over the bytes, for any text (whitespace, escapes,
 //! control bytes); what [`super::compact`] gives up on comes here.
 
-use super::{MAX_DEPTH, Slot, Want};
+use super::{MAX_DEPTH, Pick, Slot, Want};
 
 /// Scans the object `text` (which must start with `{`; surrounding whitespace is not allowed)
 /// and fills `out[i]` for each field that `pick` maps to `(i, want)`. Returns `None` when the
 /// fast path cannot vouch for the result.
 pub(in crate::event) fn object<'a>(
     text: &'a str,
-    pick: &dyn Fn(&[u8]) -> Option<(usize, Want)>,
+    pick: impl Pick,
     out: &mut [Slot<'a>],
 ) -> Option<()> {
     let b = text.as_bytes();
