@@ -226,7 +226,7 @@ const AHEAD: usize = 8;
 /// How far ahead of the line being parsed its text is asked for: a page, since the hardware
 /// prefetchers stop at page boundaries and a mapped file's pages lie anywhere in memory (line
 /// splitting waited on each new page: memchr 3.6% of samples on the 1M file, 1.0% with this).
-const PREFETCH_TEXT: usize = 4096;
+pub(crate) const PREFETCH_TEXT: usize = 4096;
 
 /// A parsed event (or problem) waiting for its table lookups.
 struct Parsed<'a> {
@@ -367,11 +367,7 @@ impl Batch {
                 break;
             }
             let line = &text[start..stop];
-            let want = (stop + PREFETCH_TEXT).min(text.len());
-            while fetched < want {
-                super::table::prefetch_item(text, fetched);
-                fetched += 64;
-            }
+            super::table::prefetch_bytes(text, &mut fetched, stop + PREFETCH_TEXT);
             self.lines += 1;
             self.parse_ahead(
                 line,

@@ -14,7 +14,7 @@ mod known;
 mod order;
 mod phases;
 pub mod snapshot;
-mod table;
+pub(crate) mod table;
 
 use std::ops::Range;
 use std::path::PathBuf;

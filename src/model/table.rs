@@ -231,6 +231,18 @@ pub(crate) fn prefetch_item<T>(items: &[T], i: usize) {
     }
 }
 
+/// Asks for the cache lines of `bytes[*fetched..upto]` (within `bytes`) and moves `fetched`
+/// on: for reading a buffer front to back a page or so ahead of use, since the hardware
+/// prefetchers stop at page boundaries.
+#[inline]
+pub(crate) fn prefetch_bytes(bytes: &[u8], fetched: &mut usize, upto: usize) {
+    let upto = upto.min(bytes.len());
+    while *fetched < upto {
+        prefetch_item(bytes, *fetched);
+        *fetched += 64;
+    }
+}
+
 /// Asks for the cache line at `p` ahead of its use.
 #[cfg(target_arch = "x86_64")]
 #[inline(always)]

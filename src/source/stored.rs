@@ -5,7 +5,8 @@
 
 use super::pipeline::{Chunk, RowRef};
 use super::visit::{Place, Visit};
-use crate::model::batch::{EventHashes, EventParts};
+use crate::model::batch::{EventHashes, EventParts, PREFETCH_TEXT};
+use crate::model::table::prefetch_bytes;
 use crate::model::{Batch, CallMark, KnownSnapshots, LocalTables, Origin, Problem, ProblemKind};
 use crate::store::{self, layout};
 
@@ -126,7 +127,11 @@ pub(super) fn parse_rows(
     match chunk {
         Chunk::Rows { data, rows } => {
             let mut ahead = std::collections::VecDeque::with_capacity(AHEAD + 1);
+            let mut fetched = 0;
             for (i, row) in rows.iter().enumerate() {
+                // The rows lie back to back in `data`, which spans many pages.
+                let end = row.start as usize + row.len as usize + row.layout_len as usize;
+                prefetch_bytes(data, &mut fetched, end + PREFETCH_TEXT);
                 ahead.push_back((i, out.decode(row, data)));
                 if ahead.len() > AHEAD
                     && let Some((j, decoded)) = ahead.pop_front()
