@@ -181,7 +181,7 @@ impl MessageSet {
         self.slots[i] = key;
         self.len += 1;
         if self.len * 2 > self.slots.len() {
-            self.resize(self.slots.len() * 2);
+            self.rehash_into(vec![0; self.slots.len() * 2]);
         }
         true
     }
@@ -192,20 +192,26 @@ impl MessageSet {
         self.slots.len()
     }
 
-    /// Makes room for `more` keys beyond those held, so that adding them moves nothing.
+    /// Makes room for `more` keys beyond those held, so that adding them moves nothing. Only a
+    /// hint: room the system will not give is not taken.
     pub(crate) fn reserve(&mut self, more: usize) {
         let want = (self.len.saturating_add(more))
             .checked_mul(2)
             .and_then(usize::checked_next_power_of_two);
-        if let Some(want) = want.filter(|&w| w > self.slots.len()) {
-            self.resize(want);
+        let Some(want) = want.filter(|&w| w > self.slots.len()) else {
+            return;
+        };
+        let mut slots = Vec::new();
+        if slots.try_reserve_exact(want).is_ok() {
+            slots.extend(std::iter::repeat_n(0, want));
+            self.rehash_into(slots);
         }
     }
 
-    /// Moves every key into `slots` empty slots (a power of two).
-    fn resize(&mut self, slots: usize) {
-        let old = std::mem::replace(&mut self.slots, vec![0; slots]);
-        let mask = slots - 1;
+    /// Moves every key into `slots`, all empty (their count a power of two).
+    fn rehash_into(&mut self, slots: Vec<u64>) {
+        let old = std::mem::replace(&mut self.slots, slots);
+        let mask = self.slots.len() - 1;
         for k in old.into_iter().filter(|&k| k != 0) {
             let mut i = (k as usize) & mask;
             while self.slots[i] != 0 {
@@ -307,10 +313,12 @@ mod tests {
             assert_eq!(set.insert(key(k)), k >= 1_000, "{k}");
         }
         assert_eq!((set.len, set.slots.len()), (10_000, slots));
-        // Reserving less than is held, or absurdly much, changes nothing.
+        // Reserving less than is held, or more than the system gives, changes nothing.
         set.reserve(0);
         set.reserve(usize::MAX);
+        set.reserve(1 << 60);
         assert_eq!(set.slots.len(), slots);
+        assert!(!set.insert(key(5)));
     }
 
     #[test]
