@@ -15,7 +15,7 @@ use std::fs::File;
 use std::io::{self, BufReader, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use flate2::read::MultiGzDecoder;
 
@@ -507,9 +507,6 @@ fn load_sqlite(
         kind: kind.clone(),
         memory: None,
     });
-    if let Some(rows) = visit::rows_hint(path, &kind) {
-        builder.expect_events(usize::try_from(rows).unwrap_or(usize::MAX));
-    }
     let known = builder.known_snapshots();
     let tables: Vec<Option<LocalTables>> = (0..options.threads.max(1))
         .map(|_| Some(LocalTables::new()))
@@ -520,8 +517,14 @@ fn load_sqlite(
         let rows = batches.iter().map(|(b, _)| b.lines).sum();
         (batches, rows)
     };
-    let read = |feed: &mut pipeline::Feed<'_>| visit::read_rows(path, &kind, feed);
+    // The reader's own connection says how many rows are coming, before it sends the first.
+    let coming = AtomicU64::new(0);
+    let read = |feed: &mut pipeline::Feed<'_>| visit::read_rows(path, &kind, feed, Some(&coming));
     let result = pipeline::run(tables, &options.cancel, read, &work, &mut |batches, _| {
+        let rows = coming.swap(0, Ordering::Acquire);
+        if rows > 0 {
+            builder.expect_events(usize::try_from(rows).unwrap_or(usize::MAX));
+        }
         for (batch, mark) in batches {
             builder.add_marked_batch(batch, mark);
         }

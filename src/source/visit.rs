@@ -378,16 +378,21 @@ pub(crate) fn database_kind(path: &Path) -> Result<SourceKind, LoadError> {
     }
 }
 
-/// Streams the event rows of a database of `kind` into chunks, in row order.
+/// Streams the event rows of a database of `kind` into chunks, in row order. For a store,
+/// `rows` is told about how many are coming (see [`store_rows`]) before the first is sent.
 pub(crate) fn read_rows(
     path: &Path,
     kind: &SourceKind,
     feed: &mut Feed<'_>,
+    rows: Option<&AtomicU64>,
 ) -> Result<(), LoadError> {
     let db_error = |message: String| database_error(path, message);
     let mut packer = RowPacker::new(feed);
     if *kind == SourceKind::Store {
         let store = Store::open_read_only(path).map_err(|e| db_error(e.to_string()))?;
+        if let (Some(rows), Some(n)) = (rows, store_rows(&store)) {
+            rows.store(n, Ordering::Release);
+        }
         // With each row's layout: the model loader reads a row from it without parsing.
         store
             .for_each_stored_event_until(|row| {
@@ -405,22 +410,13 @@ pub(crate) fn read_rows(
     Ok(())
 }
 
-/// About how many rows [`read_rows`] will read (the highest row ids), when the database says
-/// at once; a hint for sizing, so any failure just gives `None`.
-pub(crate) fn rows_hint(path: &Path, kind: &SourceKind) -> Option<u64> {
-    let rows = if *kind == SourceKind::Store {
-        Store::open_read_only(path).ok()?.last_event_id().ok()?
-    } else {
-        let tables = warehouse::inspect_warehouse(path).ok()?;
-        tables
-            .iter()
-            .map(|t| u64::try_from(t.max_rowid).unwrap_or(0))
-            .sum()
-    };
-    // Row ids can be set by hand: no more rows than the file could hold (an event's row takes
-    // more than this; a file of smaller rows is only underestimated).
+/// About how many rows a read of `store` gives: its last event id, but no more than the file
+/// could hold (ids can be set by hand; an event's row takes more than 256 bytes, and a file of
+/// smaller rows is only underestimated). A hint for sizing, so any failure gives `None`.
+fn store_rows(store: &Store) -> Option<u64> {
     const MIN_ROW_BYTES: u64 = 256;
-    Some(rows.min(std::fs::metadata(path).ok()?.len() / MIN_ROW_BYTES))
+    let last = store.last_event_id().ok()?;
+    Some(last.min(std::fs::metadata(store.path()).ok()?.len() / MIN_ROW_BYTES))
 }
 
 /// What [`visit_parallel`] hands the calling thread.
@@ -490,7 +486,7 @@ pub fn visit_parallel<T: Default + Send>(
                     if f(start).is_break() {
                         return Ok(());
                     }
-                    let read = |feed: &mut Feed<'_>| read_rows(&path, &kind, feed);
+                    let read = |feed: &mut Feed<'_>| read_rows(&path, &kind, feed, None);
                     pipeline::run(workers(), cancel, read, &work, &mut |value, line_base| {
                         f(Step::Parsed { value, line_base })
                     })?;
@@ -592,7 +588,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_rows_hint_is_the_last_row_id_within_what_the_file_could_hold() {
+    fn the_rows_hint_is_the_last_event_id_within_what_the_file_could_hold() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("s.db");
         let mut store = Store::open(&path).unwrap();
@@ -612,24 +608,19 @@ mod tests {
         });
         store.import(events).unwrap();
         drop(store);
-        assert_eq!(rows_hint(&path, &SourceKind::Store), Some(5));
+        let read_only = |path: &Path| Store::open_read_only(path).unwrap();
+        assert_eq!(store_rows(&read_only(&path)), Some(5));
 
-        // A warehouse table whose row ids were set far beyond its rows.
-        let wh = dir.path().join("w.db");
-        let conn = rusqlite::Connection::open(&wh).unwrap();
-        conn.execute_batch(
-            "CREATE TABLE groups (id TEXT, group_id TEXT, user_id TEXT);
-             INSERT INTO groups (rowid, id, group_id, user_id) VALUES (1, 'a', 'g', 'u');
-             INSERT INTO groups (rowid, id, group_id, user_id) VALUES (4611686018427387904, 'b', 'g', 'u');",
+        // An id set far beyond the rows there are.
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        conn.execute(
+            "UPDATE events SET id = 4611686018427387904 WHERE id = 5",
+            [],
         )
         .unwrap();
         drop(conn);
-        let size = std::fs::metadata(&wh).unwrap().len();
-        assert_eq!(rows_hint(&wh, &SourceKind::Warehouse), Some(size / 256));
-        assert_eq!(
-            rows_hint(&dir.path().join("none.db"), &SourceKind::Store),
-            None
-        );
+        let size = std::fs::metadata(&path).unwrap().len();
+        assert_eq!(store_rows(&read_only(&path)), Some(size / 256));
     }
 
     #[test]
