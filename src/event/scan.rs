@@ -23,9 +23,9 @@ mod tests;
 use compact::ClassifyCompact;
 #[cfg(test)]
 pub(super) use general::is_value;
-#[cfg(target_arch = "x86_64")]
-use stage1::Avx2;
 use stage1::Portable;
+#[cfg(target_arch = "x86_64")]
+use stage1::{Avx2, Avx512};
 
 /// How a wanted field is read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -58,6 +58,10 @@ pub(super) type Slot<'a> = Option<&'a str>;
 /// fast path cannot vouch for the result (`out` may then be partly filled), else the slots
 /// (bit `i` for `out[i]`) whose value was taken unchecked (see [`Want::Unchecked`]).
 pub(super) fn object<'a>(text: &'a str, pick: impl Pick, out: &mut [Slot<'a>]) -> Option<u64> {
+    #[cfg(target_arch = "x86_64")]
+    if let Some(avx512) = Avx512::detect() {
+        return object_in(avx512, text, pick, out);
+    }
     #[cfg(target_arch = "x86_64")]
     if let Some(avx2) = Avx2::detect() {
         return object_in(avx2, text, pick, out);
@@ -135,6 +139,10 @@ fn object_compact<'a, C: ClassifyCompact>(
 /// order. `None` (with `out` partly filled) when a key has escapes or the text is not one
 /// object the fast path can vouch for.
 pub(super) fn members<'a>(text: &'a str, out: &mut Vec<(&'a str, &'a str)>) -> Option<()> {
+    #[cfg(target_arch = "x86_64")]
+    if let Some(avx512) = Avx512::detect() {
+        return members_in(avx512, text, out);
+    }
     #[cfg(target_arch = "x86_64")]
     if let Some(avx2) = Avx2::detect() {
         return members_in(avx2, text, out);

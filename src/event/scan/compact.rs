@@ -13,7 +13,7 @@ use super::stage1::{CHUNK, Carry, Classify, Portable, escapes, padded};
 use super::{MAX_DEPTH, number};
 
 #[cfg(target_arch = "x86_64")]
-use super::stage1::Avx2;
+use super::stage1::{Avx2, Avx512};
 
 /// One block's raw masks for the compact scan, bit `i` for byte `i`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -82,6 +82,46 @@ impl ClassifyCompact for Avx2 {
         // SAFETY: an `Avx2` exists only after `detect` found both features on this CPU.
         unsafe { chunk_avx2(self, carry, b, at, out) }
     }
+}
+
+#[cfg(target_arch = "x86_64")]
+impl ClassifyCompact for Avx512 {
+    #[inline(always)]
+    fn wide(self, block: &[u8; 64]) -> Wide {
+        // SAFETY: an `Avx512` exists only after `detect` found AVX-512 F and BW on this CPU.
+        let m = unsafe { super::stage1::masks_avx512(block) };
+        Wide {
+            quote: m.quote,
+            special: m.special,
+            op: m.op,
+        }
+    }
+
+    #[inline(always)]
+    fn compact_chunk(
+        self,
+        carry: &mut Edges,
+        b: &[u8],
+        at: usize,
+        out: &mut [u64; CHUNK],
+    ) -> Option<usize> {
+        // SAFETY: an `Avx512` exists only after `detect` found all three features on this CPU.
+        unsafe { chunk_avx512(self, carry, b, at, out) }
+    }
+}
+
+/// [`chunk`] compiled with AVX-512, so the classifier inlines into its loop.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512bw,pclmulqdq,bmi1")]
+#[inline(never)]
+fn chunk_avx512(
+    cls: Avx512,
+    carry: &mut Edges,
+    b: &[u8],
+    at: usize,
+    out: &mut [u64; CHUNK],
+) -> Option<usize> {
+    chunk(cls, carry, b, at, out)
 }
 
 /// [`chunk`] compiled with AVX2, so the classifier inlines into its loop.

@@ -160,6 +160,77 @@ pub(super) fn masks_avx2(block: &[u8; 64]) -> Masks {
     }
 }
 
+/// The AVX-512 (BW) + PCLMULQDQ classifier: one 64-byte register and one comparison per mask,
+/// which comes out as the mask itself. Holding one proves the CPU has both: [`Avx512::detect`]
+/// is the only way to make one.
+#[cfg(target_arch = "x86_64")]
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Avx512(());
+
+#[cfg(target_arch = "x86_64")]
+impl Avx512 {
+    /// `Some` when this CPU has AVX-512 F and BW and carry-less multiplication (checked at
+    /// run time; std caches the answer).
+    #[inline]
+    pub fn detect() -> Option<Avx512> {
+        (is_x86_feature_detected!("avx512f")
+            && is_x86_feature_detected!("avx512bw")
+            && is_x86_feature_detected!("pclmulqdq"))
+        .then_some(Avx512(()))
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+impl Classify for Avx512 {
+    #[inline(always)]
+    fn masks(self, block: &[u8; 64]) -> Masks {
+        // SAFETY: an `Avx512` exists only after `detect` found AVX-512 F and BW on this CPU.
+        unsafe { masks_avx512(block) }
+    }
+
+    #[inline(always)]
+    fn prefix_xor(self, x: u64) -> u64 {
+        // SAFETY: an `Avx512` exists only after `detect` found PCLMULQDQ on this CPU.
+        unsafe { prefix_xor_clmul(x) }
+    }
+}
+
+/// [`Masks`] for 64 bytes with AVX-512: the same comparisons and table lookup as
+/// [`masks_avx2`], each on the whole block at once.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512bw")]
+#[inline]
+pub(super) fn masks_avx512(block: &[u8; 64]) -> Masks {
+    use std::arch::x86_64::{
+        _mm_setr_epi8, _mm512_broadcast_i32x4, _mm512_cmpeq_epi8_mask, _mm512_cmple_epu8_mask,
+        _mm512_loadu_si512, _mm512_or_si512, _mm512_set1_epi8, _mm512_shuffle_epi8,
+    };
+    // SAFETY: `block` has 64 bytes, so the load is in bounds; `loadu` has no alignment
+    // requirement.
+    let v = unsafe { _mm512_loadu_si512(block.as_ptr().cast()) };
+    let quote = opaque(_mm512_cmpeq_epi8_mask(v, _mm512_set1_epi8(b'"' as i8)));
+    let backslash = opaque(_mm512_cmpeq_epi8_mask(v, _mm512_set1_epi8(b'\\' as i8)));
+    let control = opaque(_mm512_cmple_epu8_mask(v, _mm512_set1_epi8(0x1f)));
+    let table = {
+        let (c, o, m, e) = (b':' as i8, b'{' as i8, b',' as i8, b'}' as i8);
+        _mm512_broadcast_i32x4(_mm_setr_epi8(
+            0, 0, 0, 0, 0, 0, 0, 0, 0, 0, c, o, m, e, 0, 0,
+        ))
+    };
+    let folded = _mm512_or_si512(v, _mm512_set1_epi8(0x20));
+    let op = opaque(_mm512_cmpeq_epi8_mask(
+        folded,
+        _mm512_shuffle_epi8(table, v),
+    ));
+    Masks {
+        quote,
+        backslash,
+        control,
+        special: backslash | control,
+        op,
+    }
+}
+
 /// `x`, hidden from the optimizer. Without it LLVM sees a mask built from byte comparisons as
 /// 64 one-bit lanes and turns the shifts and ANDs of [`Tokens::refill`] into hundreds of
 /// single-bit operations.
@@ -284,27 +355,52 @@ mod tests {
                 assert_eq!(avx2.prefix_xor(x), Portable.prefix_xor(x), "{x:x}");
             }
         }
+        #[cfg(target_arch = "x86_64")]
+        if let Some(avx512) = Avx512::detect() {
+            assert_eq!(avx512.prefix_xor(x), Portable.prefix_xor(x));
+        }
+    }
+
+    /// Each SIMD classifier's masks of every byte value, against the portable ones.
+    fn simd_masks_match(simd: impl Classify) {
+        for start in (0..=255u8).step_by(64) {
+            let block: [u8; 64] = std::array::from_fn(|i| start.wrapping_add(i as u8));
+            let (fast, slow) = (simd.masks(&block), Portable.masks(&block));
+            assert_eq!(fast.quote, slow.quote);
+            assert_eq!(fast.backslash, slow.backslash);
+            assert_eq!(fast.control, slow.control);
+            assert_eq!(fast.special, slow.special);
+            // The SIMD table also marks 0x0c and 0x1a, invalid bytes anyway.
+            let extra = |b: &[u8; 64]| {
+                b.iter()
+                    .enumerate()
+                    .filter(|(_, c)| matches!(c, 0x0c | 0x1a))
+                    .fold(0u64, |m, (i, _)| m | 1 << i)
+            };
+            assert_eq!(fast.op, slow.op | extra(&block), "from {start}");
+        }
+        // Real text: the bytes of one event line, a block at a time, from every offset.
+        let line = "{\"type\":\"group\",\"traits\":{\"name\":\"Acme \\\"Inc\\\"\",\"tags\":[\"a\",1,-2.5e3,null]},\"motto\":\"数据 \\\\ é \u{1}\"}".as_bytes();
+        for at in 0..line.len() {
+            let block: [u8; 64] = std::array::from_fn(|i| line[(at + i) % line.len()]);
+            let (fast, slow) = (simd.masks(&block), Portable.masks(&block));
+            assert_eq!(
+                (fast.quote, fast.special, fast.op & !slow.control),
+                (slow.quote, slow.special, slow.op),
+                "at {at}"
+            );
+        }
     }
 
     #[test]
     fn simd_masks_match_the_portable_ones() {
         #[cfg(target_arch = "x86_64")]
         if let Some(avx2) = Avx2::detect() {
-            for start in (0..=255u8).step_by(64) {
-                let block: [u8; 64] = std::array::from_fn(|i| start.wrapping_add(i as u8));
-                let (fast, slow) = (avx2.masks(&block), Portable.masks(&block));
-                assert_eq!(fast.quote, slow.quote);
-                assert_eq!(fast.backslash, slow.backslash);
-                assert_eq!(fast.control, slow.control);
-                // The SIMD table also marks 0x0c and 0x1a, invalid bytes anyway.
-                let extra = |b: &[u8; 64]| {
-                    b.iter()
-                        .enumerate()
-                        .filter(|(_, c)| matches!(c, 0x0c | 0x1a))
-                        .fold(0u64, |m, (i, _)| m | 1 << i)
-                };
-                assert_eq!(fast.op, slow.op | extra(&block), "from {start}");
-            }
+            simd_masks_match(avx2);
+        }
+        #[cfg(target_arch = "x86_64")]
+        if let Some(avx512) = Avx512::detect() {
+            simd_masks_match(avx512);
         }
     }
 }

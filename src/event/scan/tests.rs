@@ -379,6 +379,12 @@ fn paths_agree(text: &str) {
         let simd = object_compact(avx2, text, pick, &mut out).map(|_| out);
         assert_eq!(simd, portable, "{text:?}");
     }
+    #[cfg(target_arch = "x86_64")]
+    if let Some(avx512) = Avx512::detect() {
+        let mut out = [None; 2];
+        let simd = object_compact(avx512, text, pick, &mut out).map(|_| out);
+        assert_eq!(simd, portable, "{text:?}");
+    }
 }
 
 #[test]
