@@ -7,6 +7,7 @@
 //! worker's previous batch, and the builder maps those local ids to global ones in input order
 //! (so the model does not depend on how many threads read it).
 
+use std::borrow::Cow;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -167,6 +168,29 @@ pub struct EventParts<'a> {
 }
 
 impl<'a> EventParts<'a> {
+    /// The parts of a parsed event, borrowed from its text; `None` when a part is not in the
+    /// text as it is (an id sent as a number, or with escapes, which the event owns).
+    pub fn borrowed(ev: &WireEvent<'a>) -> Option<Self> {
+        fn text<'a>(field: &Option<Cow<'a, str>>) -> Option<Option<&'a str>> {
+            match field {
+                None => Some(None),
+                Some(Cow::Borrowed(s)) => Some(Some(s)),
+                Some(Cow::Owned(_)) => None,
+            }
+        }
+        Some(EventParts {
+            kind: ev.kind,
+            message_id: text(&ev.message_id)?,
+            user_id: text(&ev.user_id)?,
+            anonymous_id: text(&ev.anonymous_id)?,
+            group_id: text(&ev.group_id)?,
+            time: ev.times.event_time(),
+            received_ms: ev.times.received_at.map(|t| t.utc_ms),
+            traits: ev.traits.map(|t| t.get()),
+            context_traits: ev.context_traits.map(|t| t.get()),
+        })
+    }
+
     /// The parts of a parsed event.
     pub fn of(ev: &'a WireEvent<'a>) -> Self {
         EventParts {
@@ -230,11 +254,33 @@ pub(crate) const PREFETCH_TEXT: usize = 4096;
 
 /// A parsed event (or problem) waiting for its table lookups.
 struct Parsed<'a> {
-    item: Result<(WireEvent<'a>, Origin, EventHashes), EventError>,
+    item: Result<(Held<'a>, Origin, EventHashes), EventError>,
     /// The group call's traits are unchecked (see [`parse_text_unchecked`]).
     unchecked: bool,
     source: u16,
     line_no: u64,
+}
+
+/// A parsed event as it waits: the parts the model keeps, borrowed from the text, which move
+/// at a fraction of the whole event's size (events are moved twice on the way, and the moves
+/// showed in the profile); or, when a part is not in the text as it is (an id sent as a
+/// number, or with escapes), the whole event.
+enum Held<'a> {
+    Parts { parts: EventParts<'a>, raw: &'a str },
+    Whole(Box<WireEvent<'a>>),
+}
+
+impl<'a> Held<'a> {
+    /// Holds `event`.
+    fn of(event: WireEvent<'a>) -> Self {
+        match EventParts::borrowed(&event) {
+            Some(parts) => Held::Parts {
+                parts,
+                raw: event.raw,
+            },
+            None => Held::Whole(Box::new(event)),
+        }
+    }
 }
 
 /// The hashes an event is looked up by (0 for what it lacks).
@@ -446,9 +492,13 @@ impl Batch {
                         offset,
                         len: event.raw.len() as u32,
                     };
-                    let hashes = EventHashes::of(&EventParts::of(&event));
+                    let held = Held::of(event);
+                    let hashes = match &held {
+                        Held::Parts { parts, .. } => EventHashes::of(parts),
+                        Held::Whole(event) => EventHashes::of(&EventParts::of(event)),
+                    };
                     hashes.prefetch(&self.tables);
-                    Ok((event, origin, hashes))
+                    Ok((held, origin, hashes))
                 }
                 Err(e) => Err(e),
             };
@@ -465,13 +515,22 @@ impl Batch {
     fn push_parsed(&mut self, parsed: &mut Vec<Parsed<'_>>) {
         for p in parsed.drain(..) {
             let error: ProblemKind = match p.item {
-                Ok((event, origin, hashes)) => {
-                    let parts = EventParts::of(&event);
-                    match self.push_hashed(&parts, origin, &hashes, !p.unchecked) {
+                Ok((held, origin, hashes)) => {
+                    let (pushed, raw) = match &held {
+                        Held::Parts { parts, raw } => {
+                            (self.push_hashed(parts, origin, &hashes, !p.unchecked), *raw)
+                        }
+                        Held::Whole(event) => {
+                            let parts = EventParts::of(event);
+                            let pushed = self.push_hashed(&parts, origin, &hashes, !p.unchecked);
+                            (pushed, event.raw)
+                        }
+                    };
+                    match pushed {
                         Ok(()) => continue,
                         // Unchecked traits that fail are first asked whether the line is
                         // JSON at all, so the problem reads as `parse_text` would put it.
-                        Err(e) => match p.unchecked.then(|| recheck(event.raw)) {
+                        Err(e) => match p.unchecked.then(|| recheck(raw)) {
                             Some(Err(not_json)) => not_json.into(),
                             _ => e.into(),
                         },
