@@ -401,6 +401,9 @@ impl Batch {
         self.bytes += text.len() as u64;
         // Real exports run about 1 KB an event: grow once or twice, not a dozen times.
         self.events.reserve(text.len() / 512 + 16);
+        // And about one new string (36 bytes, an anonymousId) every kilobyte.
+        self.new_strings.reserve(text.len() / 1024 + 16);
+        self.text.reserve(text.len() / 1024 * 40);
         let mut ahead: Vec<Parsed<'_>> = Vec::with_capacity(AHEAD + 4);
         let mut line_no = first_line;
         let mut start = 0usize;

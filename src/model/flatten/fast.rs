@@ -22,7 +22,7 @@ type Member<'a> = (&'a str, &'a str);
 /// winning, as a JSON map holds them), like `flatten_traits`.
 pub(super) fn object(raw: &str, out: &mut FlatTraits) -> Result<(), Stop> {
     let start = out.len();
-    let mut prefix = String::new();
+    let mut prefix = String::with_capacity(64);
     let members = members(raw.trim())?;
     for (key, value) in members {
         walk(&mut prefix, key, value, out, start, false, 0)?;
@@ -33,7 +33,15 @@ pub(super) fn object(raw: &str, out: &mut FlatTraits) -> Result<(), Stop> {
 /// Appends the pairs of one member `key: raw`, like `flatten_member`.
 pub(super) fn member(key: &str, raw: &str, out: &mut FlatTraits) -> Result<(), Stop> {
     let start = out.len();
-    walk(&mut String::new(), key, raw.trim(), out, start, false, 0)
+    walk(
+        &mut String::with_capacity(64),
+        key,
+        raw.trim(),
+        out,
+        start,
+        false,
+        0,
+    )
 }
 
 fn walk(
@@ -82,7 +90,9 @@ fn walk(
 /// The members of the object `text`, sorted by key, the last of a repeated key kept.
 fn members(text: &str) -> Result<Vec<Member<'_>>, Stop> {
     let mut c = Cursor::new(text);
-    let mut out: Vec<Member<'_>> = Vec::new();
+    // Room for the members of most objects at once (growing from empty reallocated twice or
+    // three times per object).
+    let mut out: Vec<Member<'_>> = Vec::with_capacity(16);
     c.expect(b'{')?;
     c.ws();
     if c.eat(b'}') {
