@@ -101,3 +101,36 @@ fn broken_traits_of_a_group_call_read_as_parse_text_says() {
         assert_eq!(problem.error, ProblemKind::Event(said), "{line}");
     }
 }
+
+#[test]
+fn ids_not_in_the_text_as_they_are_wait_whole_and_read_the_same() {
+    // Numbers and escapes make ids the event owns, so the batch holds the whole event, not
+    // parts borrowed from the text; a broken group call among them is still reported.
+    let plain = r#"{"type":"group","messageId":"m1","userId":"42","anonymousId":"a/b","groupId":"7","traits":{"a":1}}"#;
+    let owned = r#"{"type":"group","messageId":"m2","userId":42,"anonymousId":"a\/b","groupId":7,"traits":{"a":1}}"#;
+    let broken = r#"{"type":"group","messageId":"m3","userId":42,"groupId":7,"traits":{"a":tru}}"#;
+    let text = [plain, owned, broken, plain].join("\n");
+    let mut b = Batch::new();
+    b.parse_lines(text.as_bytes(), 0, 1, 0, &KnownSnapshots::default());
+    assert_eq!(b.events.len(), 3);
+    let ids = |e: &LocalEvent| (e.user_id, e.anonymous_id, e.group_id, e.snapshot);
+    assert_eq!(ids(&b.events[0]), ids(&b.events[1]));
+    assert_eq!(ids(&b.events[0]), ids(&b.events[2]));
+    assert_eq!(b.events[1].origin.line, 2);
+    assert_eq!(b.events[1].origin.offset, plain.len() as u64 + 1);
+    assert_eq!(b.events[1].origin.len, owned.len() as u32);
+    let lines: Vec<u64> = b.problems.iter().map(|p| p.line).collect();
+    assert_eq!(lines, [3]);
+    assert!(matches!(
+        b.problems[0].error,
+        ProblemKind::Event(EventError::Json(_))
+    ));
+    let mut learned: Vec<&str> = b
+        .new_strings
+        .iter()
+        .map(|s| &b.text[s.start as usize..(s.start + s.len) as usize])
+        .collect();
+    learned.sort_unstable();
+    // The ids once each, and the trait's key and value.
+    assert_eq!(learned, ["1", "42", "7", "a", "a/b"]);
+}
