@@ -178,27 +178,35 @@ impl<'a> EventParts<'a> {
                 Some(Cow::Owned(_)) => None,
             }
         }
-        Some(EventParts {
-            kind: ev.kind,
-            message_id: text(&ev.message_id)?,
-            user_id: text(&ev.user_id)?,
-            anonymous_id: text(&ev.anonymous_id)?,
-            group_id: text(&ev.group_id)?,
-            time: ev.times.event_time(),
-            received_ms: ev.times.received_at.map(|t| t.utc_ms),
-            traits: ev.traits.map(|t| t.get()),
-            context_traits: ev.context_traits.map(|t| t.get()),
-        })
+        let ids = [
+            text(&ev.message_id)?,
+            text(&ev.user_id)?,
+            text(&ev.anonymous_id)?,
+            text(&ev.group_id)?,
+        ];
+        Some(Self::with_ids(ev, ids))
     }
 
     /// The parts of a parsed event.
     pub fn of(ev: &'a WireEvent<'a>) -> Self {
+        let ids = [
+            ev.message_id.as_deref(),
+            ev.user_id.as_deref(),
+            ev.anonymous_id.as_deref(),
+            ev.group_id.as_deref(),
+        ];
+        Self::with_ids(ev, ids)
+    }
+
+    /// The parts of `ev` with its messageId, userId, anonymousId and groupId as given.
+    fn with_ids(ev: &WireEvent<'a>, ids: [Option<&'a str>; 4]) -> Self {
+        let [message_id, user_id, anonymous_id, group_id] = ids;
         EventParts {
             kind: ev.kind,
-            message_id: ev.message_id.as_deref(),
-            user_id: ev.user_id.as_deref(),
-            anonymous_id: ev.anonymous_id.as_deref(),
-            group_id: ev.group_id.as_deref(),
+            message_id,
+            user_id,
+            anonymous_id,
+            group_id,
             time: ev.times.event_time(),
             received_ms: ev.times.received_at.map(|t| t.utc_ms),
             traits: ev.traits.map(|t| t.get()),
@@ -279,6 +287,23 @@ impl<'a> Held<'a> {
                 raw: event.raw,
             },
             None => Held::Whole(Box::new(event)),
+        }
+    }
+
+    /// Calls `f` with the event's parts (worked out again for a whole event: rare).
+    #[inline(always)]
+    fn with_parts<R>(&self, f: impl FnOnce(&EventParts<'_>) -> R) -> R {
+        match self {
+            Held::Parts { parts, .. } => f(parts),
+            Held::Whole(event) => f(&EventParts::of(event)),
+        }
+    }
+
+    /// The event's exact text.
+    fn raw(&self) -> &'a str {
+        match self {
+            Held::Parts { raw, .. } => raw,
+            Held::Whole(event) => event.raw,
         }
     }
 }
@@ -401,7 +426,8 @@ impl Batch {
         self.bytes += text.len() as u64;
         // Real exports run about 1 KB an event: grow once or twice, not a dozen times.
         self.events.reserve(text.len() / 512 + 16);
-        // And about one new string (36 bytes, an anonymousId) every kilobyte.
+        // And about one new string a kilobyte: most events bring an anonymousId (36 bytes)
+        // not seen before.
         self.new_strings.reserve(text.len() / 1024 + 16);
         self.text.reserve(text.len() / 1024 * 40);
         let mut ahead: Vec<Parsed<'_>> = Vec::with_capacity(AHEAD + 4);
@@ -496,10 +522,7 @@ impl Batch {
                         len: event.raw.len() as u32,
                     };
                     let held = Held::of(event);
-                    let hashes = match &held {
-                        Held::Parts { parts, .. } => EventHashes::of(parts),
-                        Held::Whole(event) => EventHashes::of(&EventParts::of(event)),
-                    };
+                    let hashes = held.with_parts(EventHashes::of);
                     hashes.prefetch(&self.tables);
                     Ok((held, origin, hashes))
                 }
@@ -519,21 +542,13 @@ impl Batch {
         for p in parsed.drain(..) {
             let error: ProblemKind = match p.item {
                 Ok((held, origin, hashes)) => {
-                    let (pushed, raw) = match &held {
-                        Held::Parts { parts, raw } => {
-                            (self.push_hashed(parts, origin, &hashes, !p.unchecked), *raw)
-                        }
-                        Held::Whole(event) => {
-                            let parts = EventParts::of(event);
-                            let pushed = self.push_hashed(&parts, origin, &hashes, !p.unchecked);
-                            (pushed, event.raw)
-                        }
-                    };
+                    let pushed = held
+                        .with_parts(|parts| self.push_hashed(parts, origin, &hashes, !p.unchecked));
                     match pushed {
                         Ok(()) => continue,
                         // Unchecked traits that fail are first asked whether the line is
                         // JSON at all, so the problem reads as `parse_text` would put it.
-                        Err(e) => match p.unchecked.then(|| recheck(raw)) {
+                        Err(e) => match p.unchecked.then(|| recheck(held.raw())) {
                             Some(Err(not_json)) => not_json.into(),
                             _ => e.into(),
                         },
