@@ -28,8 +28,17 @@ pub(super) struct Wide {
 
 /// A classifier that can also produce [`Wide`] masks.
 pub(super) trait ClassifyCompact: Classify {
-    /// The wide masks of one block.
-    fn wide(self, block: &[u8; 64]) -> Wide;
+    /// The wide masks of one block: the classifier's own, `\` and control bytes in one (the
+    /// two are told apart only where `special` says one is there, which the optimizer drops).
+    #[inline(always)]
+    fn wide(self, block: &[u8; 64]) -> Wide {
+        let m = self.masks(block);
+        Wide {
+            quote: m.quote,
+            special: m.special,
+            op: m.op,
+        }
+    }
     /// [`chunk`] with this classifier.
     fn compact_chunk(
         self,
@@ -41,16 +50,6 @@ pub(super) trait ClassifyCompact: Classify {
 }
 
 impl ClassifyCompact for Portable {
-    #[inline]
-    fn wide(self, block: &[u8; 64]) -> Wide {
-        let m = self.masks(block);
-        Wide {
-            quote: m.quote,
-            special: m.backslash | m.control,
-            op: m.op,
-        }
-    }
-
     #[inline(never)]
     fn compact_chunk(
         self,
@@ -66,12 +65,6 @@ impl ClassifyCompact for Portable {
 #[cfg(target_arch = "x86_64")]
 impl ClassifyCompact for Avx2 {
     #[inline(always)]
-    fn wide(self, block: &[u8; 64]) -> Wide {
-        // SAFETY: an `Avx2` exists only after `detect` found AVX2 on this CPU.
-        unsafe { wide_avx2(block) }
-    }
-
-    #[inline(always)]
     fn compact_chunk(
         self,
         carry: &mut Edges,
@@ -86,17 +79,6 @@ impl ClassifyCompact for Avx2 {
 
 #[cfg(target_arch = "x86_64")]
 impl ClassifyCompact for Avx512 {
-    #[inline(always)]
-    fn wide(self, block: &[u8; 64]) -> Wide {
-        // SAFETY: an `Avx512` exists only after `detect` found AVX-512 F and BW on this CPU.
-        let m = unsafe { super::stage1::masks_avx512(block) };
-        Wide {
-            quote: m.quote,
-            special: m.special,
-            op: m.op,
-        }
-    }
-
     #[inline(always)]
     fn compact_chunk(
         self,
@@ -136,20 +118,6 @@ fn chunk_avx2(
     out: &mut [u64; CHUNK],
 ) -> Option<usize> {
     chunk(cls, carry, b, at, out)
-}
-
-/// [`Wide`] for 64 bytes with AVX2: the masks [`Avx2`] computes, `\` and control bytes in
-/// one.
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
-#[inline]
-fn wide_avx2(block: &[u8; 64]) -> Wide {
-    let m = super::stage1::masks_avx2(block);
-    Wide {
-        quote: m.quote,
-        special: m.special,
-        op: m.op,
-    }
 }
 
 /// What one block leaves for the next: the string state and the last byte's class.

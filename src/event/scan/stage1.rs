@@ -100,7 +100,7 @@ impl Classify for Avx2 {
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
 #[inline]
-pub(super) fn masks_avx2(block: &[u8; 64]) -> Masks {
+fn masks_avx2(block: &[u8; 64]) -> Masks {
     use std::arch::x86_64::{
         __m256i, _mm256_cmpeq_epi8, _mm256_loadu_si256, _mm256_min_epu8, _mm256_movemask_epi8,
         _mm256_or_si256, _mm256_set1_epi8, _mm256_setr_epi8, _mm256_shuffle_epi8,
@@ -200,7 +200,7 @@ impl Classify for Avx512 {
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx512bw")]
 #[inline]
-pub(super) fn masks_avx512(block: &[u8; 64]) -> Masks {
+fn masks_avx512(block: &[u8; 64]) -> Masks {
     use std::arch::x86_64::{
         _mm_setr_epi8, _mm512_broadcast_i32x4, _mm512_cmpeq_epi8_mask, _mm512_cmple_epu8_mask,
         _mm512_loadu_si512, _mm512_or_si512, _mm512_set1_epi8, _mm512_shuffle_epi8,
