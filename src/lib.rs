@@ -5,6 +5,7 @@
 //! [`model`] builder; the [`store`] keeps events, drafts and the outbox in SQLite; [`send`] talks
 //! to a data plane; [`ui`] draws the model and never does I/O on its own thread.
 
+pub mod alloc;
 pub mod cli;
 pub mod compose;
 pub mod config;
