@@ -37,6 +37,10 @@ use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use ratatui::crossterm::event::KeyEvent;
 
+// The binary's allocator, so the figures are the binary's.
+#[global_allocator]
+static ALLOC: groupscope::alloc::HugePageAlloc = groupscope::alloc::HugePageAlloc;
+
 const WIDTH: u16 = 120;
 const HEIGHT: u16 = 40;
 
