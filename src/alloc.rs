@@ -4,13 +4,14 @@
 //! The model of a big export lives in a few large blocks (the intern and snapshot tables, the
 //! call and history arrays), read at random, once per event or more. With 4 KB pages each of
 //! those reads can also miss the TLB, and each first touch of a page is a fault. Where
-//! transparent huge pages are in `madvise` mode (the usual default) anonymous memory gets 2 MB
+//! transparent huge pages are in `madvise` mode (a common default) anonymous memory gets 2 MB
 //! pages only when asked, and only where a whole, aligned 2 MB range lies inside the mapping:
 //! glibc's own big blocks start 4 KB past a page boundary and hold few such ranges. So blocks
-//! of 2 MB and more are mapped here, in whole multiples of 2 MB (which Linux places on a 2 MB
-//! boundary), advised, grown with `mremap` and unmapped when freed. A big block is rare (a few
-//! dozen in a load of 1M events) and long-lived, so a system call each costs nothing. Measured
-//! in BENCHMARKS.md.
+//! of 2 MB and more are mapped here, in whole multiples of 2 MB (which recent Linux kernels
+//! place on a 2 MB boundary; where one does not, only part of a block gets huge pages),
+//! advised, grown with `mremap` and unmapped when freed. A big block is rare (a few dozen in a
+//! load of 1M events) and long-lived, so a system call each costs nothing. Measured in
+//! BENCHMARKS.md.
 //!
 //! Where THP's `defrag` is `madvise` too, a first touch of such a block may wait for the kernel
 //! to compact memory into a free 2 MB page; blocks this big are mostly made while a model is
