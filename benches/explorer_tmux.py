@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Times the real explorer in a real terminal (tmux): from starting `groupscope FILE` to the
 first frame with load progress on screen, to the first partial tree, and to the full model;
-then, once loaded, from sending a key to the screen showing its effect.
+then, once loaded, from sending a key to the screen showing its effect, and from sending `q` to
+the process's exit (the tmux session ends with it).
 
     python3 benches/explorer_tmux.py BIN FILE [--runs 5]
 
@@ -56,9 +57,21 @@ def time_keys(sock, keys, timeout=5.0):
     return out
 
 
-def timed_run(command, marks, home, keys=(), timeout=120.0):
+def time_quit(sock, timeout=10.0):
+    """Sends `q` and returns the seconds until the session is gone (its one process ended)."""
+    t0 = time.monotonic()
+    tmux(sock, "send-keys", "-t", "bench", "q")
+    while tmux(sock, "has-session", "-t", "bench", check=False).returncode == 0:
+        if time.monotonic() - t0 > timeout:
+            return None
+        time.sleep(0.001)
+    return time.monotonic() - t0
+
+
+def timed_run(command, marks, home, keys=(), quit=False, timeout=120.0):
     """Starts `command` in a fresh tmux server; returns {mark: seconds} as each text appears,
-    and (once every mark was seen) the times of `keys` (see `time_keys`)."""
+    and (once every mark was seen) the times of `keys` (see `time_keys`), then that of
+    quitting (under the mark "quit") when `quit` is set."""
     sock = os.path.join(home, "tmux.sock")
     env = ["env", "-i", f"HOME={home}", f"XDG_CONFIG_HOME={home}/config",
            f"XDG_DATA_HOME={home}/data", "TERM=xterm-256color", "PATH=/usr/bin:/bin"]
@@ -78,6 +91,10 @@ def timed_run(command, marks, home, keys=(), timeout=120.0):
             time.sleep(0.002)
         if len(seen) == len(marks) and keys:
             key_times = time_keys(sock, keys)
+        if len(seen) == len(marks) and quit:
+            took = time_quit(sock)
+            if took is not None:
+                seen["quit"] = took
     finally:
         tmux(sock, "send-keys", "-t", "bench", "q", check=False)
         time.sleep(0.05)
@@ -93,7 +110,8 @@ def main():
     args = ap.parse_args()
     if not shutil.which("tmux"):
         sys.exit("tmux is needed (apt-get install tmux)")
-    results = {"baseline": [], FIRST_FRAME: [], PARTIAL: [], LOADED: [], "echo": [], "keys": []}
+    results = {"baseline": [], FIRST_FRAME: [], PARTIAL: [], LOADED: [], "echo": [], "keys": [],
+               "quit": []}
     for _ in range(args.runs):
         with tempfile.TemporaryDirectory() as home:
             base, echo = timed_run(["sh", "-c", "echo ready; exec cat"], ["ready"], home,
@@ -102,7 +120,7 @@ def main():
             results["echo"].extend(echo)
         with tempfile.TemporaryDirectory() as home:
             seen, keys = timed_run([args.bin, args.file], [FIRST_FRAME, PARTIAL, LOADED], home,
-                                   keys=KEYS)
+                                   keys=KEYS, quit=True)
             for mark, t in seen.items():
                 results[mark].append(t)
             results["keys"].extend(keys)
@@ -116,7 +134,8 @@ def main():
             ("first partial tree", PARTIAL),
             ("full model shown", LOADED),
             ("a key echoed by the terminal (tmux baseline)", "echo"),
-            ("a key to the explorer's next screen, loaded (j, PgDn, 1/2, s)", "keys")]
+            ("a key to the explorer's next screen, loaded (j, PgDn, 1/2, s)", "keys"),
+            ("q, loaded, to the process's exit", "quit")]
     for label, key in rows:
         xs = results[key]
         print(f"| {label} | {ms(xs)} | {spread(xs)} | {len(xs)} |")
