@@ -87,6 +87,7 @@ impl std::fmt::Debug for RunOptions {
 }
 
 /// Runs the explorer until the user quits. The terminal is restored on every exit path.
+/// Meant to be the process's last act: on quit the model is left to the exit, not freed.
 pub fn run(options: RunOptions) -> io::Result<()> {
     let mut guard = TerminalGuard::enter(TerminalOptions {
         mouse: options.mouse,
@@ -177,6 +178,11 @@ pub fn run(options: RunOptions) -> io::Result<()> {
                 Effect::Quit => {
                     // The last keystrokes of a draft reach the store before we go.
                     jobs.finish();
+                    // The terminal comes back at once and the model is left to the process's
+                    // exit: freeing a model of 120k groups and 620k users piece by piece held
+                    // the quit up for 165 ms.
+                    drop(guard);
+                    std::mem::forget(app);
                     return Ok(());
                 }
                 Effect::Job(job) => jobs.perform(job),
